@@ -1,0 +1,665 @@
+//! The only state: which session each smtpd process and postscreen client is
+//! in, which queue ids belong to which session, and a short per-address
+//! window of failed-AUTH and probe sessions. Every map is capped and aged by
+//! log time ([`BoundedMap`]), so memory is bounded whatever the input.
+
+use std::collections::VecDeque;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::bounded::{BoundedMap, MapStats};
+use crate::event::{EventKind, Probe, SessionId};
+use crate::frame::FrameView;
+use crate::message::{ChatLine, EndReason, Message, Parsed, Peer, Redaction};
+use crate::verdict::{self, SessionFacts, VerdictConfig, WindowCounts};
+use crate::{Event, REDACTED};
+
+/// Caps and ages for the context's maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Open smtpd sessions (one per process at most).
+    pub max_sessions: usize,
+    /// Seconds an smtpd session may stay idle before it is dropped.
+    pub session_ttl: i64,
+    /// Queue id → session links.
+    pub max_queue_links: usize,
+    /// Seconds a queue link lives without a line about it (deferred mail retries for days).
+    pub queue_ttl: i64,
+    /// Open postscreen sessions.
+    pub max_postscreen: usize,
+    /// Client addresses with a window.
+    pub max_clients: usize,
+    /// Length of the per-address window, in seconds.
+    pub window_seconds: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_sessions: 10_000,
+            session_ttl: 3_600,
+            max_queue_links: 100_000,
+            queue_ttl: 6 * 86_400,
+            max_postscreen: 10_000,
+            max_clients: 50_000,
+            window_seconds: 600,
+        }
+    }
+}
+
+/// Live entries and evictions of every map.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ContextStats {
+    /// smtpd sessions.
+    pub sessions: MapStats,
+    /// Queue id links.
+    pub queue_links: MapStats,
+    /// postscreen sessions.
+    pub postscreen: MapStats,
+    /// Per-address windows.
+    pub clients: MapStats,
+    /// Sessions replaced by a new `connect from` before their `disconnect from`.
+    pub unfinished_sessions: u64,
+}
+
+impl ContextStats {
+    /// Evictions and expiries of all maps together.
+    pub fn dropped(&self) -> u64 {
+        [
+            self.sessions,
+            self.queue_links,
+            self.postscreen,
+            self.clients,
+        ]
+        .iter()
+        .map(|m| m.evicted + m.expired)
+        .sum()
+    }
+}
+
+/// Replies pair with commands first-in first-out; a client that pipelines
+/// more than this many unanswered commands is not worth more memory.
+const MAX_PENDING: usize = 32;
+/// Commands kept for the evidence text.
+const MAX_COMMANDS_KEPT: usize = 16;
+
+struct Session {
+    id: SessionId,
+    client_ip: Option<Box<str>>,
+    started: i64,
+    facts: SessionFacts,
+    pending: VecDeque<&'static str>,
+    awaiting_sasl: bool,
+}
+
+struct QueueLink {
+    session: SessionId,
+}
+
+#[derive(Default)]
+struct ClientWindow {
+    auth_failed: VecDeque<i64>,
+    probes: VecDeque<i64>,
+}
+
+/// Session and queue state for one stream of lines.
+pub struct Context {
+    limits: Limits,
+    verdicts: VerdictConfig,
+    sessions: BoundedMap<Session>,
+    postscreen: BoundedMap<Session>,
+    queue: BoundedMap<QueueLink>,
+    clients: BoundedMap<ClientWindow>,
+    last_time: i64,
+    unfinished: u64,
+}
+
+fn hash(parts: &[&[u8]]) -> u64 {
+    let mut h = Xxh3::new();
+    for p in parts {
+        h.update(p);
+        h.update(&[0xff]);
+    }
+    h.digest()
+}
+
+/// What the context adds to an event beyond its fields.
+#[derive(Default)]
+pub(crate) struct Additions {
+    /// Extra span of the line to hide (a SASL answer the parser could not tell by shape).
+    pub redaction: Option<Redaction>,
+}
+
+impl Context {
+    /// A context with the given limits and verdict thresholds.
+    pub fn new(limits: Limits, verdicts: VerdictConfig) -> Self {
+        Context {
+            sessions: BoundedMap::new(limits.max_sessions, limits.session_ttl),
+            postscreen: BoundedMap::new(limits.max_postscreen, limits.session_ttl),
+            queue: BoundedMap::new(limits.max_queue_links, limits.queue_ttl),
+            clients: BoundedMap::new(limits.max_clients, limits.window_seconds * 2),
+            limits,
+            verdicts,
+            last_time: i64::MIN,
+            unfinished: 0,
+        }
+    }
+
+    /// Counters of every map.
+    pub fn stats(&self) -> ContextStats {
+        ContextStats {
+            sessions: self.sessions.stats(),
+            queue_links: self.queue.stats(),
+            postscreen: self.postscreen.stats(),
+            clients: self.clients.stats(),
+            unfinished_sessions: self.unfinished,
+        }
+    }
+
+    /// Folds one parsed line into the state and adds what the state knows to `ev`.
+    pub(crate) fn observe<'a>(
+        &mut self,
+        view: &FrameView<'a>,
+        parsed: &Parsed<'a>,
+        ev: &mut Event<'a>,
+    ) -> Additions {
+        let now = match view.timestamp {
+            Some(t) => {
+                let s = t.unix_seconds();
+                self.last_time = self.last_time.max(s);
+                s
+            }
+            None => self.last_time.max(0),
+        };
+        let host = view.host.unwrap_or("").as_bytes();
+        let program = view.program.unwrap_or("");
+        let daemon = program.rsplit_once('/').map_or(program, |(_, d)| d);
+        let mut add = Additions::default();
+        match daemon {
+            "smtpd" => self.smtpd(view, parsed, ev, now, &mut add),
+            "postscreen" => self.postscreen(view, parsed, ev, now),
+            _ => {}
+        }
+        // Queue ids of any daemon: follow the link; bounce notices and
+        // "queued as" inherit it.
+        if let Some(qid) = ev.postfix.queue_id.as_deref() {
+            let qkey = hash(&[host, qid.as_bytes()]);
+            if ev.postfix.session_id.is_none() {
+                if let Some(link) = self.queue.get_mut(qkey, now) {
+                    ev.postfix.session_id = Some(link.session);
+                }
+            }
+            if let (Some(session), Some(related)) = (
+                ev.postfix.session_id,
+                ev.postfix.related_queue_id.as_deref(),
+            ) {
+                self.queue.insert(
+                    hash(&[host, related.as_bytes()]),
+                    QueueLink { session },
+                    now,
+                );
+            }
+            if matches!(parsed.message, Message::Removed(_)) && daemon != "cleanup" {
+                self.queue.remove(qkey);
+            }
+        }
+        add
+    }
+
+    fn smtpd<'a>(
+        &mut self,
+        view: &FrameView<'a>,
+        parsed: &Parsed<'a>,
+        ev: &mut Event<'a>,
+        now: i64,
+        add: &mut Additions,
+    ) {
+        let host = view.host.unwrap_or("").as_bytes();
+        let program = view.program.unwrap_or("").as_bytes();
+        let pid = view.pid.unwrap_or(0).to_le_bytes();
+        let pkey = hash(&[host, program, &pid]);
+        if let Message::Connect(p) = &parsed.message {
+            let ts = view
+                .timestamp
+                .map_or(now * 1000, |t| t.unix_millis())
+                .to_le_bytes();
+            let id = SessionId(hash(&[
+                host,
+                program,
+                &pid,
+                &ts,
+                p.addr.as_bytes(),
+                &p.port.unwrap_or(0).to_le_bytes(),
+            ]));
+            let facts = SessionFacts {
+                reverse_unknown: p.name == "unknown",
+                our_host: view.host.map(str::to_owned),
+                ..SessionFacts::default()
+            };
+            let session = Session {
+                id,
+                client_ip: p.has_ip().then(|| p.addr.into()),
+                started: now,
+                facts,
+                pending: VecDeque::new(),
+                awaiting_sasl: false,
+            };
+            if self.sessions.insert(pkey, session, now).is_some() {
+                self.unfinished += 1;
+            }
+            ev.postfix.session_id = Some(id);
+            return;
+        }
+        let Some(s) = self.sessions.get_mut(pkey, now) else {
+            // The log started in the middle of this session: a Postfix >= 3.0
+            // disconnect line still carries enough for a verdict.
+            if let Message::Disconnect(p, Some(_)) = &parsed.message {
+                let facts = stateless_facts(p, &parsed.message);
+                ev.probe = Some(verdict::classify(
+                    &facts,
+                    WindowCounts::default(),
+                    &self.verdicts,
+                ));
+            }
+            return;
+        };
+        ev.postfix.session_id = Some(s.id);
+        let facts = &mut s.facts;
+        match &parsed.message {
+            Message::Chat(c) => {
+                facts.traced = true;
+                if c.peer.is_some() {
+                    trace_line(s, c, view.line, ev, add);
+                }
+            }
+            Message::SessionEnd { reason, stage, .. } => {
+                facts.end = Some((*reason, (*stage).to_owned()));
+                if *reason == EndReason::TooManyErrors {
+                    push_unique(&mut facts.violations, "too many errors");
+                }
+            }
+            Message::Queued {
+                queue_id,
+                sasl_method,
+                sasl_username,
+                ..
+            } => {
+                if !facts.queued.iter().any(|q| q == queue_id) {
+                    facts.queued.push((*queue_id).to_owned());
+                }
+                if sasl_username.is_some() {
+                    facts.auth_success = true;
+                    if let Some(m) = sasl_method {
+                        add_method(facts, m);
+                    }
+                }
+                let qkey = hash(&[host, queue_id.as_bytes()]);
+                self.queue.insert(qkey, QueueLink { session: s.id }, now);
+            }
+            Message::Policy { policy, .. } => {
+                if let Some(h) = policy.helo {
+                    facts.helo.get_or_insert_with(|| h.to_owned());
+                }
+                if policy.action.contains("reject") || policy.action == "hangup" {
+                    let class = crate::describe::reject_class(
+                        policy.action,
+                        policy.stage,
+                        policy.reply.text,
+                    );
+                    match class {
+                        "relay_denied" => facts.rejects.relay_denied += 1,
+                        "unknown_recipient" => facts.rejects.unknown_recipient += 1,
+                        "protocol" => {
+                            facts.rejects.protocol += 1;
+                            push_unique(&mut facts.violations, "protocol reject");
+                        }
+                        _ => facts.rejects.policy += 1,
+                    }
+                    if facts.first_reject.is_none() {
+                        facts.first_reject = Some(format!(
+                            "{} {}",
+                            policy.stage,
+                            short(policy.reply.text, 120)
+                        ));
+                    }
+                }
+            }
+            Message::SaslFailure { mechanism, .. } => {
+                facts.sasl_failures += 1;
+                add_method(facts, mechanism);
+            }
+            Message::NonSmtpCommand(_, line) => {
+                facts
+                    .non_smtp
+                    .get_or_insert_with(|| format!("non-SMTP command: {}", short(line, 60)));
+            }
+            Message::ImproperPipelining { stage, .. } => {
+                push_unique(&mut facts.violations, "improper command pipelining");
+                let _ = stage;
+            }
+            Message::Tls(t) if matches!(t.action, "established" | "reused") => facts.tls = true,
+            Message::Disconnect(p, stats) => {
+                facts.stats = stats.clone();
+                if facts.helo.is_none() {
+                    if let Some(h) = ev.smtp.as_ref().and_then(|s| s.helo.as_deref()) {
+                        facts.helo = Some(h.to_owned());
+                    }
+                }
+                let _ = p;
+                let session = self.sessions.remove(pkey).expect("session looked up above");
+                ev.probe = Some(self.verdict(session, now));
+            }
+            _ => {}
+        }
+    }
+
+    fn postscreen<'a>(
+        &mut self,
+        view: &FrameView<'a>,
+        parsed: &Parsed<'a>,
+        ev: &mut Event<'a>,
+        now: i64,
+    ) {
+        let client: Option<Peer<'_>> = match &parsed.message {
+            Message::Screen(s) => s.client,
+            Message::Policy { client, .. } => *client,
+            Message::Chat(c) => c.peer,
+            _ => None,
+        };
+        let Some(client) = client else { return };
+        let host = view.host.unwrap_or("").as_bytes();
+        let ckey = hash(&[
+            host,
+            b"postscreen",
+            client.addr.as_bytes(),
+            &client.port.unwrap_or(0).to_le_bytes(),
+        ]);
+        if let Message::Screen(s) = &parsed.message {
+            if s.action == "connect" {
+                let ts = view
+                    .timestamp
+                    .map_or(now * 1000, |t| t.unix_millis())
+                    .to_le_bytes();
+                let program = view.program.unwrap_or("").as_bytes();
+                let pid = view.pid.unwrap_or(0).to_le_bytes();
+                let id = SessionId(hash(&[
+                    host,
+                    program,
+                    &pid,
+                    &ts,
+                    client.addr.as_bytes(),
+                    &client.port.unwrap_or(0).to_le_bytes(),
+                ]));
+                let session = Session {
+                    id,
+                    client_ip: client.has_ip().then(|| client.addr.into()),
+                    started: now,
+                    facts: SessionFacts {
+                        postscreen: true,
+                        ..SessionFacts::default()
+                    },
+                    pending: VecDeque::new(),
+                    awaiting_sasl: false,
+                };
+                self.postscreen.insert(ckey, session, now);
+                ev.postfix.session_id = Some(id);
+                return;
+            }
+        }
+        let Some(sess) = self.postscreen.get_mut(ckey, now) else {
+            return;
+        };
+        ev.postfix.session_id = Some(sess.id);
+        let facts = &mut sess.facts;
+        let mut ends = false;
+        match &parsed.message {
+            Message::Screen(s) => match s.action {
+                "pregreet" => push_unique(
+                    &mut facts.violations,
+                    "pregreet (talked before the greeting)",
+                ),
+                "command_pipelining" => push_unique(&mut facts.violations, "command pipelining"),
+                "bare_newline" => push_unique(&mut facts.violations, "bare newline"),
+                "command_count_limit" | "command_length_limit" => {
+                    push_unique(&mut facts.violations, s.action)
+                }
+                "data_without_rcpt" => {
+                    push_unique(&mut facts.violations, "DATA without valid RCPT")
+                }
+                "command_time_limit" => {
+                    facts.end = Some((EndReason::Timeout, s.stage.unwrap_or("").to_owned()))
+                }
+                "non_smtp_command" => {
+                    facts.non_smtp.get_or_insert_with(|| {
+                        format!(
+                            "postscreen NON-SMTP COMMAND: {}",
+                            short(s.detail.unwrap_or(""), 60)
+                        )
+                    });
+                }
+                "dnsbl" => {
+                    facts.rejects.policy += 1;
+                    facts
+                        .first_reject
+                        .get_or_insert_with(|| format!("DNSBL rank {}", s.count.unwrap_or(0)));
+                }
+                "denylisted" => {
+                    facts.rejects.policy += 1;
+                    facts
+                        .first_reject
+                        .get_or_insert_with(|| "denylisted".into());
+                }
+                "hangup" => {
+                    if s.stage.is_some_and(|st| st.contains("before"))
+                        && facts.violations.is_empty()
+                    {
+                        facts.postscreen_hangup = true;
+                    }
+                }
+                "pass_old" => {
+                    facts.postscreen_pass = true;
+                    ends = true;
+                }
+                "pass_new" => facts.postscreen_pass = true,
+                "disconnect" => ends = true,
+                _ => {}
+            },
+            Message::Policy { policy, .. } => {
+                if let Some(h) = policy.helo {
+                    facts.helo.get_or_insert_with(|| h.to_owned());
+                }
+                // A good new client gets "450 4.3.2 Service currently unavailable"
+                // from the deep tests and comes back: not a probe signal on its own.
+                if !(policy.reply.code == 450 && policy.reply.enhanced == Some("4.3.2")) {
+                    facts.rejects.policy += 1;
+                    facts.first_reject.get_or_insert_with(|| {
+                        format!("{} {}", policy.stage, short(policy.reply.text, 120))
+                    });
+                }
+            }
+            Message::Chat(c) => {
+                facts.traced = true;
+                if c.from_client {
+                    if let Some(v) = c.verb {
+                        facts.trace.record(v, true);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if ends {
+            let session = self.postscreen.remove(ckey).expect("looked up above");
+            ev.probe = Some(self.verdict(session, now));
+        }
+    }
+
+    /// Classifies a finished session, consulting and updating its address's window.
+    fn verdict(&mut self, session: Session, now: i64) -> Probe {
+        let facts = &session.facts;
+        let mut window = WindowCounts {
+            window_seconds: self.limits.window_seconds as u32,
+            ..WindowCounts::default()
+        };
+        let auth_failed = facts.auth_failures() > 0 && !facts.auth_succeeded();
+        let wkey = session
+            .client_ip
+            .as_deref()
+            .map(|ip| hash(&[ip.as_bytes()]));
+        if let Some(wkey) = wkey {
+            if self.clients.get(wkey).is_none() {
+                self.clients.insert(wkey, ClientWindow::default(), now);
+            }
+            let horizon = now - self.limits.window_seconds;
+            if let Some(w) = self.clients.get_mut(wkey, now) {
+                for q in [&mut w.auth_failed, &mut w.probes] {
+                    while q.front().is_some_and(|&t| t < horizon) {
+                        q.pop_front();
+                    }
+                }
+                if auth_failed {
+                    bounded_push(&mut w.auth_failed, now);
+                }
+                window.auth_failed_sessions = w.auth_failed.len() as u32;
+                window.probe_sessions = w.probes.len() as u32 + 1;
+            }
+        }
+        let mut probe = verdict::classify(facts, window, &self.verdicts);
+        if probe.suspicious {
+            if let Some(w) = wkey.and_then(|k| self.clients.get_mut(k, now)) {
+                bounded_push(&mut w.probes, now);
+            }
+        }
+        probe.duration = Some(now - session.started);
+        probe
+    }
+}
+
+fn bounded_push(q: &mut VecDeque<i64>, t: i64) {
+    if q.len() >= 256 {
+        q.pop_front();
+    }
+    q.push_back(t);
+}
+
+fn push_unique(v: &mut Vec<&'static str>, s: &'static str) {
+    if !v.contains(&s) {
+        v.push(s);
+    }
+}
+
+fn add_method(facts: &mut SessionFacts, m: &str) {
+    if facts.sasl_methods.len() < 8 && !facts.sasl_methods.iter().any(|x| x == m) {
+        facts.sasl_methods.push(m.to_owned());
+    }
+}
+
+fn short(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Facts from a disconnect line alone (stateless verdicts).
+pub(crate) fn stateless_facts(p: &Peer<'_>, m: &Message<'_>) -> SessionFacts {
+    let stats = match m {
+        Message::Disconnect(_, s) => s.clone(),
+        _ => None,
+    };
+    SessionFacts {
+        stats,
+        reverse_unknown: p.name == "unknown",
+        ..SessionFacts::default()
+    }
+}
+
+/// One trace line inside an smtpd session: pair replies with commands, spot
+/// AUTH exchanges, read what the EHLO reply offered.
+fn trace_line<'a>(
+    s: &mut Session,
+    c: &ChatLine<'a>,
+    line: &'a str,
+    ev: &mut Event<'a>,
+    add: &mut Additions,
+) {
+    let facts = &mut s.facts;
+    if c.from_client {
+        if s.awaiting_sasl {
+            // The answer to a 334 challenge, whatever its shape, is a credential.
+            s.awaiting_sasl = false;
+            add.redaction = Some(Redaction {
+                start: line.len() - c.text.len(),
+                end: line.len(),
+            });
+            ev.postfix.event = EventKind::SaslResponse;
+            ev.event.action = EventKind::SaslResponse.as_str();
+            ev.event.category = "authentication";
+            if let Some(sm) = ev.smtp.as_mut() {
+                sm.verb = Some("AUTH");
+                sm.arguments = Some(REDACTED.into());
+                sm.helo = None;
+                sm.helo_fqdn = None;
+            }
+            return;
+        }
+        let Some(verb) = c.verb else { return };
+        if s.pending.len() < MAX_PENDING {
+            s.pending.push_back(verb);
+        }
+        if facts.commands.len() < MAX_COMMANDS_KEPT {
+            let shown = if verb == "AUTH" {
+                format!("AUTH {}", c.args)
+            } else {
+                verb.to_owned()
+            };
+            facts.commands.push(shown);
+        }
+        if matches!(verb, "EHLO" | "HELO") && !c.args.is_empty() {
+            facts
+                .helo
+                .get_or_insert_with(|| c.args.split(' ').next().unwrap_or("").to_owned());
+        }
+        if verb == "NON_SMTP" {
+            let a = c.args;
+            let http = a.contains("HTTP/")
+                || a.starts_with("GET ")
+                || a.starts_with("POST ")
+                || a.starts_with("CONNECT ");
+            if http {
+                facts
+                    .non_smtp
+                    .get_or_insert_with(|| format!("{} (trace)", short(a, 60)));
+            }
+        }
+        return;
+    }
+    let Some(r) = c.reply else { return };
+    let front = s.pending.front().copied();
+    if matches!(front, Some("EHLO")) && r.code == 250 {
+        let t = r.text;
+        if t.eq_ignore_ascii_case("STARTTLS") {
+            facts.offered_starttls = true;
+        } else if let Some(m) = t.strip_prefix("AUTH ").or_else(|| t.strip_prefix("AUTH=")) {
+            facts.offered_auth.get_or_insert_with(|| m.to_owned());
+        }
+    }
+    if r.code == 334 {
+        s.awaiting_sasl = true;
+        return;
+    }
+    if r.code == 354 || !r.last {
+        return;
+    }
+    s.awaiting_sasl = false;
+    if let Some(verb) = s.pending.pop_front() {
+        let ok = r.code < 400;
+        facts.trace.record(verb, ok);
+        if verb == "AUTH" && r.code == 235 {
+            facts.auth_success = true;
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! postfix-enrich core: turns Postfix log lines into enriched [`Event`]s.
+//!
+//! Each line flows one way: **frame** (syslog/journald wrapper, [`frame`]) →
+//! **message** (what Postfix said, [`message`]) → **context** (session ids,
+//! queue links, per-address windows, verdicts; [`context`]) → **event**
+//! ([`Event`]) → **encoder** ([`encode`]). Exactly one event comes out per
+//! line, immediately; a line that is not understood is passed through,
+//! marked `unparsed`. The crate does no I/O and has no async: adapters (CLI,
+//! gRPC, WASM) feed it lines and write what it returns.
+//!
+//! ```
+//! use postfix_enrich_core::{Config, Enricher};
+//!
+//! let mut enricher = Enricher::new(Config::default());
+//! let lines = [
+//!     "Jun 19 16:27:21 mx postfix/smtpd[12172]: connect from unknown[192.0.2.7]",
+//!     "Jun 19 16:27:22 mx postfix/smtpd[12172]: disconnect from unknown[192.0.2.7] ehlo=1 quit=1 commands=2",
+//! ];
+//! let events: Vec<_> = lines.iter().map(|l| enricher.enrich(l.as_bytes())).collect();
+//! assert_eq!(events[0].postfix.session_id, events[1].postfix.session_id);
+//! let probe = events[1].probe.as_ref().unwrap();
+//! assert_eq!(probe.class.as_str(), "ehlo_quit_probe");
+//! assert!(probe.suspicious);
+//! ```
+
+#![deny(missing_docs)]
+
+mod bounded;
+pub mod context;
+mod describe;
+pub mod encode;
+pub mod event;
+pub mod frame;
+pub mod message;
+mod privacy;
+pub mod timestamp;
+pub mod verdict;
+
+use std::borrow::Cow;
+
+pub use bounded::MapStats;
+pub use context::{ContextStats, Limits};
+pub use event::{Event, EventKind, IntoStatic, Probe, SessionId, VerdictClass};
+pub use privacy::{Privacy, Treatment};
+pub use timestamp::{Timestamp, YearPolicy};
+pub use verdict::VerdictConfig;
+
+use context::Context;
+use frame::{Frame, FrameOptions, FrameView};
+use message::{Message, Redaction};
+
+/// What replaces a secret in every output field.
+pub const REDACTED: &str = "[redacted]";
+
+/// Settings for an [`Enricher`] or [`enrich_line`].
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Year and zone for year-less, zone-less stamps.
+    pub frame: FrameOptions,
+    /// Caps and ages of the context.
+    pub limits: Limits,
+    /// Verdict thresholds.
+    pub verdicts: VerdictConfig,
+    /// Address and user-name treatment.
+    pub privacy: Privacy,
+}
+
+/// Decodes a line, dropping a trailing newline. Invalid UTF-8 is replaced
+/// (and reported) rather than refused, so no line is lost.
+fn decode(line: &[u8]) -> (Cow<'_, str>, bool) {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    let line = &line[..end];
+    match std::str::from_utf8(line) {
+        Ok(s) => (Cow::Borrowed(s), false),
+        Err(_) => (Cow::Owned(String::from_utf8_lossy(line).into_owned()), true),
+    }
+}
+
+/// The stateless part of enrichment: everything one line determines,
+/// including a verdict on Postfix ≥ 3.0 `disconnect from` lines from their
+/// command statistics. No session ids or queue links (those need memory).
+pub fn enrich_line<'a>(line: &'a [u8], config: &Config) -> Event<'a> {
+    run(line, config, None)
+}
+
+/// Stateful enrichment over a stream of lines (one per [`Enricher::enrich`] call).
+pub struct Enricher {
+    config: Config,
+    context: Context,
+    lines: u64,
+}
+
+impl Enricher {
+    /// An enricher with empty state.
+    pub fn new(config: Config) -> Self {
+        let context = Context::new(config.limits, config.verdicts);
+        Enricher {
+            config,
+            context,
+            lines: 0,
+        }
+    }
+
+    /// Enriches one line (with or without its newline). Never fails, never panics.
+    pub fn enrich<'a>(&mut self, line: &'a [u8]) -> Event<'a> {
+        self.lines += 1;
+        run(line, &self.config, Some(&mut self.context))
+    }
+
+    /// Live entries and evictions of the context's maps.
+    pub fn stats(&self) -> ContextStats {
+        self.context.stats()
+    }
+
+    /// Lines seen.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+fn run<'a>(line: &'a [u8], config: &Config, context: Option<&mut Context>) -> Event<'a> {
+    let (text, invalid_utf8) = decode(line);
+    let frame = Frame::parse(text, &config.frame);
+    match frame.view_borrowed() {
+        Some(view) => process(view, invalid_utf8, config, context),
+        None => process(frame.view(), invalid_utf8, config, context).into_static(),
+    }
+}
+
+fn process<'a>(
+    view: FrameView<'a>,
+    invalid_utf8: bool,
+    config: &Config,
+    context: Option<&mut Context>,
+) -> Event<'a> {
+    let parsed = describe::parse_view(&view);
+    let mut ev = describe::describe(&view, parsed.as_ref(), invalid_utf8);
+    let mut spans: [Option<Redaction>; 2] = [None, None];
+    if let Some(parsed) = &parsed {
+        spans[0] = parsed.redaction.map(|r| r.shifted(view.message_start));
+        match context {
+            Some(ctx) => spans[1] = ctx.observe(&view, parsed, &mut ev).redaction,
+            None => {
+                if let Message::Disconnect(p, Some(_)) = &parsed.message {
+                    let facts = context::stateless_facts(p, &parsed.message);
+                    let window = verdict::WindowCounts::default();
+                    ev.probe = Some(verdict::classify(&facts, window, &config.verdicts));
+                }
+            }
+        }
+    }
+    let spans: Vec<Redaction> = spans.into_iter().flatten().collect();
+    if !spans.is_empty() {
+        ev.message = privacy::redact(std::mem::take(&mut ev.message), &spans);
+        ev.postfix.redacted = true;
+    }
+    privacy::apply(&mut ev, &config.privacy);
+    ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lossy_lines_are_marked_not_dropped() {
+        let line = b"Jun 19 16:27:21 mx postfix/smtpd[1]: < unknown[1.2.3.4]: EHLO \xff\xfe";
+        let ev = enrich_line(line, &Config::default());
+        assert!(ev.postfix.invalid_utf8);
+        assert_eq!(ev.postfix.event, EventKind::SmtpCommand);
+        assert!(ev.message.contains('\u{FFFD}'));
+    }
+
+    #[test]
+    fn secrets_never_reach_the_message() {
+        let mut e = Enricher::new(Config::default());
+        let lines: [&[u8]; 4] = [
+            b"Nov 26 16:06:09 mail postfix/smtpd[3006]: connect from unknown[127.0.0.9]:53801",
+            b"Nov 26 16:06:09 mail postfix/smtpd[3006]: < unknown[127.0.0.9]:53801: AUTH LOGIN",
+            b"Nov 26 16:06:09 mail postfix/smtpd[3006]: > unknown[127.0.0.9]:53801: 334 VXNlcm5hbWU6",
+            b"Nov 26 16:06:09 mail postfix/smtpd[3006]: < unknown[127.0.0.9]:53801: my pass word",
+        ];
+        let evs: Vec<String> = lines
+            .iter()
+            .map(|l| encode::to_json_string(&e.enrich(l)))
+            .collect();
+        assert!(!evs[3].contains("pass word"), "{}", evs[3]);
+        assert!(evs[3].contains("[redacted]"));
+    }
+}

@@ -1,0 +1,461 @@
+//! Messages: what Postfix said, as typed fields borrowed from the line.
+//!
+//! Dispatch is on the daemon first (the program name after its last `/`),
+//! then on the message's first bytes, so a line costs a few comparisons
+//! before the one parser that applies runs. Nothing here keeps state or knows
+//! about output formats; [`crate::context`] and [`crate::event`] come after.
+
+mod chat;
+pub mod fields;
+mod postscreen;
+mod queue;
+mod smtpd;
+mod tls;
+
+pub use chat::{ChatLine, ChatSide, Redaction};
+pub use fields::{Peer, Reply};
+
+/// Severity of a Postfix line (`warning: `, `error: `, ... prefixes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// No prefix.
+    Info,
+    /// `warning: `
+    Warning,
+    /// `error: `
+    Error,
+    /// `fatal: `
+    Fatal,
+    /// `panic: `
+    Panic,
+}
+
+impl Severity {
+    /// Lower-case name, as ECS `log.level` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+            Severity::Fatal => "fatal",
+            Severity::Panic => "panic",
+        }
+    }
+}
+
+/// Why an smtpd session ended abnormally (`<reason> after <STATE> from ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// `lost connection`
+    LostConnection,
+    /// `timeout`
+    Timeout,
+    /// `too many errors`
+    TooManyErrors,
+}
+
+/// One verb's counts from a Postfix ≥ 3.0 `disconnect from` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerbCount {
+    /// Lower-case verb as logged (`ehlo`, `auth`, ..., `unknown`, `commands`).
+    pub verb: &'static str,
+    /// Successful attempts.
+    pub ok: u32,
+    /// All attempts.
+    pub total: u32,
+}
+
+/// Verbs that may appear in disconnect statistics, in smtpd's order.
+pub const STAT_VERBS: [&str; 19] = [
+    "helo", "ehlo", "xclient", "xforward", "starttls", "auth", "mail", "rcpt", "data", "bdat",
+    "rset", "noop", "vrfy", "etrn", "quit", "help", "unknown", "expn", "commands",
+];
+
+/// Disconnect statistics: per-verb counts plus notes such as `bare_lf`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DisconnectStats {
+    /// Counts in the order logged; `commands` is among them.
+    pub counts: Vec<VerbCount>,
+    /// `notes=` value (3.9+), e.g. `bare_lf`.
+    pub notes: Option<&'static str>,
+}
+
+impl DisconnectStats {
+    /// Counts for one verb, if logged.
+    pub fn get(&self, verb: &str) -> Option<VerbCount> {
+        self.counts.iter().copied().find(|c| c.verb == verb)
+    }
+}
+
+/// A policy line: `<qid|NOQUEUE>: <action>: <STATE> from <client>: <text>; from=<> to=<> ...`,
+/// as smtpd, postscreen and cleanup write it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy<'a> {
+    /// `reject`, `reject_warning`, `hangup`, `milter-reject`, `discard`, `hold`, ...
+    pub action: &'a str,
+    /// Protocol stage: `CONNECT`, `RCPT`, `END-OF-MESSAGE`, ...
+    pub stage: &'a str,
+    /// The reply or reason text before the `;`.
+    pub reply: Reply<'a>,
+    /// `from=<>`.
+    pub from: Option<&'a str>,
+    /// `to=<>`.
+    pub to: Option<&'a str>,
+    /// `proto=`.
+    pub proto: Option<&'a str>,
+    /// `helo=<>`.
+    pub helo: Option<&'a str>,
+    /// `sasl_method=` (3.10+).
+    pub sasl_method: Option<&'a str>,
+    /// `sasl_username=` (3.10+).
+    pub sasl_username: Option<&'a str>,
+}
+
+/// A delivery status line (`to=<>, relay=, delay=, delays=, dsn=, status= (text)`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Delivery<'a> {
+    /// Recipient.
+    pub to: &'a str,
+    /// Original recipient before rewriting.
+    pub orig_to: Option<&'a str>,
+    /// `relay=` as logged.
+    pub relay: &'a str,
+    /// The relay as a peer, when it is `host[addr]:port`.
+    pub relay_peer: Option<Peer<'a>>,
+    /// `conn_use=`.
+    pub conn_use: Option<u32>,
+    /// `delay=` seconds.
+    pub delay: Option<f64>,
+    /// `delays=a/b/c/d`.
+    pub delays: Option<[f64; 4]>,
+    /// `tls=` (3.11).
+    pub tls: Option<&'a str>,
+    /// `dsn=`.
+    pub dsn: Option<&'a str>,
+    /// `status=`.
+    pub status: &'a str,
+    /// Text in parentheses after the status.
+    pub text: Option<&'a str>,
+    /// A queue id the text names (`queued as X`, `forwarded as X`).
+    pub next_queue_id: Option<&'a str>,
+}
+
+/// A postscreen verdict or event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Screen<'a> {
+    /// What happened: `connect`, `pass_new`, `pass_old`, `pregreet`, `hangup`,
+    /// `dnsbl`, `command_pipelining`, `non_smtp_command`, `bare_newline`,
+    /// `command_time_limit`, `command_count_limit`, `command_length_limit`,
+    /// `data_without_rcpt`, `disconnect`, `denylisted`, `allowlisted`,
+    /// `allowlist_veto`, `ports_busy`, `too_many_connections`, `stress`, `discard_ehlo_keywords`,
+    /// `replace_command`.
+    pub action: &'static str,
+    /// Client `[ip]:port`.
+    pub client: Option<Peer<'a>>,
+    /// Local side `[ip]:port` (on CONNECT).
+    pub server: Option<Peer<'a>>,
+    /// Protocol state (`after <STATE>`).
+    pub stage: Option<&'a str>,
+    /// Escaped client bytes or other detail.
+    pub detail: Option<&'a str>,
+    /// A count (PREGREET byte count, DNSBL rank, STRESS connections).
+    pub count: Option<u32>,
+    /// Seconds since connect (PREGREET, HANGUP).
+    pub seconds: Option<f64>,
+}
+
+/// A TLS summary or TLS problem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsInfo<'a> {
+    /// `established`, `reused`, `setup`, `accept_error`, `connect_error`, `abort`,
+    /// `handshake_failed`, `verify_failed`, `library_problem`, `sni`, `other`.
+    pub action: &'static str,
+    /// The peer.
+    pub peer: Option<Peer<'a>>,
+    /// `true` for `from` (we are the server), `false` for `to`.
+    pub inbound: Option<bool>,
+    /// `Anonymous`, `Untrusted`, `Trusted`, `Verified`.
+    pub trust: Option<&'a str>,
+    /// `TLSv1.3`.
+    pub protocol: Option<&'a str>,
+    /// Cipher name.
+    pub cipher: Option<&'a str>,
+    /// Server name indication.
+    pub sni: Option<&'a str>,
+    /// Error detail.
+    pub detail: Option<&'a str>,
+}
+
+/// What a Postfix line says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message<'a> {
+    /// smtpd `connect from <client>`.
+    Connect(Peer<'a>),
+    /// smtpd `disconnect from <client>[ stats]`.
+    Disconnect(Peer<'a>, Option<DisconnectStats>),
+    /// smtpd `[<qid|NOQUEUE>: ]<reason> after <STATE>[ (N bytes)] from <client>`.
+    SessionEnd {
+        /// Queue id of an open transaction (3.10+ prefix).
+        queue_id: Option<&'a str>,
+        /// Why it ended.
+        reason: EndReason,
+        /// Last state.
+        stage: &'a str,
+        /// Message bytes received (during DATA/BDAT).
+        bytes: Option<u64>,
+        /// Client.
+        client: Peer<'a>,
+    },
+    /// A verbose protocol trace line (`< peer: text`, `> peer: text`).
+    Chat(ChatLine<'a>),
+    /// smtpd `<qid>: client=<client>[, sasl_method=, sasl_username=, ...]`.
+    Queued {
+        /// Queue id.
+        queue_id: &'a str,
+        /// Client.
+        client: Peer<'a>,
+        /// SASL mechanism.
+        sasl_method: Option<&'a str>,
+        /// SASL user.
+        sasl_username: Option<&'a str>,
+        /// `orig_queue_id=` (after a content filter).
+        orig_queue_id: Option<&'a str>,
+    },
+    /// A policy line (reject and other access actions).
+    Policy {
+        /// Queue id, `None` for `NOQUEUE`.
+        queue_id: Option<&'a str>,
+        /// Client (`None` for cleanup lines from local submissions).
+        client: Option<Peer<'a>>,
+        /// The fields.
+        policy: Box<Policy<'a>>,
+    },
+    /// `warning: <client>: SASL <mech> authentication failed: <reason>[, sasl_username=<u>]`
+    /// or `... authentication aborted`.
+    SaslFailure {
+        /// Client.
+        client: Peer<'a>,
+        /// Mechanism.
+        mechanism: &'a str,
+        /// Reason (absent for `aborted`).
+        reason: Option<&'a str>,
+        /// User name tried (3.9+).
+        username: Option<&'a str>,
+        /// `true` when the client aborted with `*`.
+        aborted: bool,
+    },
+    /// `warning: non-SMTP command from <client>: <line>`.
+    NonSmtpCommand(Peer<'a>, &'a str),
+    /// `improper command pipelining after <STATE> from <client>: <data>`.
+    ImproperPipelining {
+        /// State.
+        stage: &'a str,
+        /// Client.
+        client: Peer<'a>,
+        /// Escaped data.
+        data: &'a str,
+    },
+    /// `warning: Illegal address syntax from <client> in <MAIL|RCPT> command: <addr>`.
+    IllegalAddress(Peer<'a>, &'a str),
+    /// `warning: hostname <name> does not resolve to address <ip>` (reverse DNS mismatch).
+    HostnameMismatch(&'a str, &'a str),
+    /// A TLS summary or error.
+    Tls(TlsInfo<'a>),
+    /// cleanup `<qid>: message-id=<id>` (also `resent-message-id=`).
+    MessageId(&'a str, &'a str),
+    /// qmgr `<qid>: from=<s>, size=N, nrcpt=N (queue active)`.
+    QueueActive {
+        /// Queue id.
+        queue_id: &'a str,
+        /// Envelope sender.
+        from: &'a str,
+        /// Size in bytes.
+        size: Option<u64>,
+        /// Recipient count.
+        nrcpt: Option<u32>,
+    },
+    /// A per-recipient delivery status line.
+    Delivery(&'a str, Box<Delivery<'a>>),
+    /// qmgr `<qid>: from=<s>, status=expired, returned to sender`.
+    Expired(&'a str, &'a str),
+    /// `<qid>: removed[ (reason)]` (qmgr, cleanup, postsuper).
+    Removed(&'a str),
+    /// bounce `<qid>: sender non-delivery notification: <newqid>` and relatives.
+    Notification {
+        /// Original queue id.
+        queue_id: &'a str,
+        /// Kind of notice, as logged.
+        kind: &'a str,
+        /// Queue id of the notice.
+        new_queue_id: &'a str,
+    },
+    /// pickup `<qid>: uid=N from=<s>`.
+    Pickup(&'a str, &'a str),
+    /// Another `<qid>: text` line about a message (delivery problems, postsuper actions, ...).
+    QueueNote(&'a str, &'a str),
+    /// smtp/lmtp `connect to <host[addr]:port>: <reason>`.
+    ConnectError(Peer<'a>, &'a str),
+    /// postscreen events.
+    Screen(Screen<'a>),
+    /// dnsblog `addr <ip> listed by domain <zone> as <result>`.
+    Dnsbl {
+        /// Listed address.
+        addr: &'a str,
+        /// DNSBL zone.
+        domain: &'a str,
+        /// Answer.
+        result: &'a str,
+    },
+    /// anvil `statistics: max <metric> rate|count ...`.
+    Anvil {
+        /// `connection rate`, `connection count`, `message rate`, `cache size`, ...
+        metric: &'a str,
+        /// The value.
+        value: u32,
+        /// `service:client` ident, when present.
+        ident: Option<&'a str>,
+    },
+    /// master, postfix-script, postlog, postsuper lifecycle and other daemon lines.
+    Service(&'a str),
+    /// A verbose internal line (`match_string: ...`, `send attr ...`).
+    Debug,
+    /// A warning/error/fatal/panic line no specific parser took.
+    Diagnostic {
+        /// Client named at the start (`warning: <client>: ...`), if any.
+        client: Option<Peer<'a>>,
+        /// Text after the prefix.
+        text: &'a str,
+    },
+    /// A Postfix line that nothing recognised.
+    Unparsed,
+}
+
+/// A parsed Postfix message with what applies to every line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed<'a> {
+    /// What it says.
+    pub message: Message<'a>,
+    /// Severity prefix.
+    pub severity: Severity,
+    /// A byte range of the message text to hide (AUTH payloads and the like).
+    pub redaction: Option<Redaction>,
+}
+
+/// Daemons whose program names mark a line as Postfix's.
+pub const POSTFIX_DAEMONS: [&str; 31] = [
+    "smtpd",
+    "smtp",
+    "lmtp",
+    "postscreen",
+    "cleanup",
+    "qmgr",
+    "nqmgr",
+    "local",
+    "virtual",
+    "pipe",
+    "bounce",
+    "defer",
+    "trace",
+    "error",
+    "retry",
+    "discard",
+    "pickup",
+    "anvil",
+    "dnsblog",
+    "tlsproxy",
+    "tlsmgr",
+    "master",
+    "postfix-script",
+    "postlog",
+    "postlogd",
+    "postsuper",
+    "showq",
+    "proxymap",
+    "scache",
+    "verify",
+    "sendmail",
+];
+
+/// Is this program one of Postfix's (`postfix/smtpd`, `postfix-out/smtp`, `postfix/submission/smtpd`)?
+pub fn is_postfix_program(program: &str) -> bool {
+    match program.rsplit_once('/') {
+        Some((_, daemon)) => {
+            POSTFIX_DAEMONS.contains(&daemon)
+                || daemon == "flush"
+                || daemon == "oqmgr"
+                || daemon == "spawn"
+                || daemon == "postdrop"
+                || daemon == "postqueue"
+                || daemon == "qmqpd"
+        }
+        None => program == "postfix",
+    }
+}
+
+/// Parses the message text of a Postfix line written by `daemon`.
+pub fn parse<'a>(daemon: &str, text: &'a str) -> Parsed<'a> {
+    let (severity, body) = split_severity(text);
+    let mut redaction = None;
+    let message = match daemon {
+        "smtpd" => smtpd::parse(severity, body, &mut redaction),
+        "postscreen" => postscreen::parse(severity, body),
+        "smtp" | "lmtp" => queue::parse_client(severity, body, &mut redaction),
+        "tlsproxy" => postscreen::parse_tlsproxy(body),
+        "cleanup" | "qmgr" | "nqmgr" | "oqmgr" | "local" | "virtual" | "pipe" | "bounce"
+        | "defer" | "trace" | "error" | "retry" | "discard" | "pickup" | "postsuper" | "verify" => {
+            queue::parse(daemon, severity, body)
+        }
+        "anvil" => queue::parse_anvil(body),
+        "dnsblog" => queue::parse_dnsblog(body),
+        "master" | "postfix-script" | "postlog" | "postlogd" | "postfix" => Message::Service(body),
+        _ => Message::Unparsed,
+    };
+    let message = match message {
+        Message::Unparsed => fallback(severity, body, &mut redaction),
+        m => m,
+    };
+    let redaction = redaction.map(|r: Redaction| r.shifted(text.len() - body.len()));
+    Parsed {
+        message,
+        severity,
+        redaction,
+    }
+}
+
+fn split_severity(text: &str) -> (Severity, &str) {
+    for (prefix, sev) in [
+        ("warning: ", Severity::Warning),
+        ("error: ", Severity::Error),
+        ("fatal: ", Severity::Fatal),
+        ("panic: ", Severity::Panic),
+    ] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            return (sev, rest);
+        }
+    }
+    (Severity::Info, text)
+}
+
+/// What no daemon-specific parser took: TLS library lines (any daemon),
+/// diagnostics, verbose internals.
+fn fallback<'a>(
+    severity: Severity,
+    body: &'a str,
+    redaction: &mut Option<Redaction>,
+) -> Message<'a> {
+    if let Some(m) = tls::parse(severity, body) {
+        return m;
+    }
+    if severity != Severity::Info {
+        let client = fields::peer(body).and_then(|(p, rest)| rest.starts_with(": ").then_some(p));
+        return Message::Diagnostic { client, text: body };
+    }
+    if chat::is_debug(body) {
+        *redaction = chat::debug_redaction(body);
+        return Message::Debug;
+    }
+    if let Some((Some(qid), _)) = fields::queue_prefix(body) {
+        return Message::QueueNote(qid, body);
+    }
+    Message::Unparsed
+}

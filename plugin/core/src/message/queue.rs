@@ -1,0 +1,317 @@
+//! Messages about queued mail: cleanup, qmgr, the delivery agents (smtp, lmtp,
+//! local, virtual, pipe, error, ...), bounce, pickup and postsuper, plus the
+//! smtp client's own trace, anvil statistics and dnsblog hits.
+
+use super::chat::{self, ChatSide, Redaction};
+use super::fields;
+use super::{Delivery, Message, Severity};
+
+/// smtp/lmtp: the client trace runs the other way (`>` is what Postfix sent as client).
+pub(super) fn parse_client<'a>(
+    severity: Severity,
+    body: &'a str,
+    redaction: &mut Option<Redaction>,
+) -> Message<'a> {
+    if severity == Severity::Info && (body.starts_with('<') || body.starts_with('>')) {
+        if let Some(c) = chat::parse(body, ChatSide::Sent, redaction) {
+            return Message::Chat(c);
+        }
+    }
+    if let Some(rest) = body.strip_prefix("connect to ") {
+        if let Some((peer, reason)) = fields::peer(rest) {
+            return Message::ConnectError(peer, reason.strip_prefix(": ").unwrap_or(reason));
+        }
+    }
+    parse("smtp", severity, body)
+}
+
+pub(super) fn parse<'a>(daemon: &str, severity: Severity, body: &'a str) -> Message<'a> {
+    let Some((Some(qid), rest)) = fields::queue_prefix(body) else {
+        return Message::Unparsed;
+    };
+    if severity != Severity::Info {
+        return Message::Unparsed;
+    }
+    if rest.starts_with("to=<") {
+        return parse_delivery(rest).map_or(Message::QueueNote(qid, rest), |d| {
+            Message::Delivery(qid, Box::new(d))
+        });
+    }
+    if let Some(from) = rest.strip_prefix("from=<") {
+        let (sender, tail) = match from.find(">, ") {
+            Some(i) => (&from[..i], &from[i + 3..]),
+            None => (from.trim_end_matches('>'), ""),
+        };
+        if tail.starts_with("status=") {
+            return Message::Expired(qid, sender);
+        }
+        return Message::QueueActive {
+            queue_id: qid,
+            from: sender,
+            size: fields::plain_field(tail, "size").and_then(fields::num),
+            nrcpt: fields::plain_field(tail, "nrcpt").and_then(fields::num),
+        };
+    }
+    if rest == "removed" || rest.starts_with("removed (") {
+        return Message::Removed(qid);
+    }
+    if let Some(id) = rest
+        .strip_prefix("message-id=")
+        .or_else(|| rest.strip_prefix("resent-message-id="))
+    {
+        return Message::MessageId(qid, id.trim_start_matches('<').trim_end_matches('>'));
+    }
+    if let Some(r) = rest.strip_prefix("uid=") {
+        let from = fields::angle_field(r, "from").unwrap_or("");
+        return Message::Pickup(qid, from);
+    }
+    if daemon == "bounce" {
+        if let Some((kind, new)) = rest.rsplit_once(" notification: ") {
+            if fields::is_queue_id(new) {
+                return Message::Notification {
+                    queue_id: qid,
+                    kind,
+                    new_queue_id: new,
+                };
+            }
+        }
+    }
+    if daemon == "cleanup" {
+        if let Some(m) = cleanup_action(qid, rest) {
+            return m;
+        }
+    }
+    Message::QueueNote(qid, rest)
+}
+
+/// cleanup's header/body check and milter lines:
+/// `<qid>: <action>: <header|body|END-OF-MESSAGE> <text> from <client>; from=<> to=<> ...[: text]`.
+fn cleanup_action<'a>(qid: &'a str, rest: &'a str) -> Option<Message<'a>> {
+    let (action, tail) = rest.split_once(": ")?;
+    if action.contains(' ') {
+        return None;
+    }
+    let (what, tail) = tail.split_once(' ')?;
+    // Milter lines: "END-OF-MESSAGE from h[1.2.3.4]: 5.7.1 text; from=<> ..."
+    if let Some(from_at) = tail.strip_prefix("from ") {
+        let (client, after) = fields::peer(from_at)?;
+        let after = after.strip_prefix(": ").unwrap_or(after);
+        let policy = super::smtpd::policy_fields(action, what, after);
+        return Some(Message::Policy {
+            queue_id: Some(qid),
+            client: Some(client),
+            policy: Box::new(policy),
+        });
+    }
+    // Header/body checks: the matched text may itself contain " from ", so take the last one.
+    let (matched, after) = tail.rsplit_once(" from ")?;
+    let (client, after) = match fields::peer(after) {
+        Some((c, a)) => (Some(c), a),
+        None => (None, after.split_once(';').map_or("", |(_, a)| a)),
+    };
+    let after = after.strip_prefix("; ").unwrap_or(after);
+    let mut policy = super::smtpd::policy_fields(action, what, after);
+    // The optional text after the fields ("...helo=<h>: text") is the reason.
+    policy.reply = fields::Reply {
+        code: 0,
+        enhanced: None,
+        text: after.rsplit_once(">: ").map_or(matched, |(_, t)| t),
+        last: true,
+    };
+    Some(Message::Policy {
+        queue_id: Some(qid),
+        client,
+        policy: Box::new(policy),
+    })
+}
+
+/// `to=<r>[, orig_to=<o>], relay=R[, conn_use=N], delay=D, delays=a/b/c/d[, tls=T], dsn=X, status=S (text)`.
+fn parse_delivery(s: &str) -> Option<Delivery<'_>> {
+    let to = fields::angle_field(s, "to")?;
+    let status_at = s.find(", status=")?;
+    let (head, status_part) = (&s[..status_at], &s[status_at + 9..]);
+    let (status, text) = match status_part.split_once(" (") {
+        Some((st, t)) => (st, Some(t.strip_suffix(')').unwrap_or(t))),
+        None => (status_part, None),
+    };
+    let relay = fields::plain_field(head, "relay").unwrap_or("");
+    // relay= may be "host[addr]:port" (its own commas are impossible) or a name.
+    let relay_full = head
+        .find("relay=")
+        .map(|i| {
+            let r = &head[i + 6..];
+            &r[..r.find(", ").unwrap_or(r.len())]
+        })
+        .unwrap_or(relay);
+    let delays = fields::plain_field(head, "delays").and_then(|d| {
+        let mut it = d.split('/').map(|x| x.parse::<f64>().ok());
+        Some([it.next()??, it.next()??, it.next()??, it.next()??])
+    });
+    let next_queue_id = text.and_then(|t| {
+        let idx = t
+            .find("queued as ")
+            .map(|i| i + 10)
+            .or_else(|| t.find("forwarded as ").map(|i| i + 13))?;
+        let id = &t[idx..];
+        let id = &id[..id.find([' ', ')', ',']).unwrap_or(id.len())];
+        fields::is_queue_id(id).then_some(id)
+    });
+    Some(Delivery {
+        to,
+        orig_to: fields::angle_field(head, "orig_to"),
+        relay: relay_full,
+        relay_peer: fields::peer_exact(relay_full),
+        conn_use: fields::plain_field(head, "conn_use").and_then(fields::num),
+        delay: fields::plain_field(head, "delay").and_then(fields::num),
+        delays,
+        tls: fields::plain_field(head, "tls"),
+        dsn: fields::plain_field(head, "dsn"),
+        status,
+        text,
+        next_queue_id,
+    })
+}
+
+/// anvil: `statistics: max connection rate 1/60s for (smtp:192.0.2.7) at Nov 26 16:06:09`.
+pub(super) fn parse_anvil(body: &str) -> Message<'_> {
+    let Some(rest) = body.strip_prefix("statistics: max ") else {
+        return Message::Unparsed;
+    };
+    // "<metric> <value>[/<window>] [for (<ident>) ]at <time>"
+    let words: Vec<&str> = rest.splitn(4, ' ').collect();
+    let Some(vi) = words
+        .iter()
+        .position(|w| w.bytes().next().is_some_and(|b| b.is_ascii_digit()))
+    else {
+        return Message::Unparsed;
+    };
+    let metric_len: usize = words[..vi]
+        .iter()
+        .map(|w| w.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
+    let metric = &rest[..metric_len];
+    let value = words[vi]
+        .split('/')
+        .next()
+        .and_then(fields::num)
+        .unwrap_or(0);
+    let ident = rest.find("for (").and_then(|i| {
+        let r = &rest[i + 5..];
+        r.find(')').map(|e| &r[..e])
+    });
+    Message::Anvil {
+        metric,
+        value,
+        ident,
+    }
+}
+
+/// dnsblog: `addr 192.0.2.7 listed by domain zen.spamhaus.org as 127.0.0.4`.
+pub(super) fn parse_dnsblog(body: &str) -> Message<'_> {
+    let parsed = body.strip_prefix("addr ").and_then(|r| {
+        let (addr, r) = r.split_once(" listed by domain ")?;
+        let (domain, result) = r.split_once(" as ")?;
+        Some(Message::Dnsbl {
+            addr,
+            domain,
+            result,
+        })
+    });
+    parsed.unwrap_or(Message::Unparsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_lines() {
+        let m = parse("smtp", Severity::Info, "4Q1ZmK3kH1zJrw: to=<bob@example.net>, orig_to=<b@x>, relay=mx.example.net[203.0.113.5]:25, conn_use=2, delay=0.31, delays=0.05/0.01/0.12/0.13, tls=may, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 3F2A81C0B4)");
+        let Message::Delivery(qid, d) = m else {
+            panic!("{m:?}")
+        };
+        assert_eq!(qid, "4Q1ZmK3kH1zJrw");
+        assert_eq!(
+            (d.to, d.orig_to, d.status, d.dsn),
+            ("bob@example.net", Some("b@x"), "sent", Some("2.0.0"))
+        );
+        assert_eq!(d.relay_peer.unwrap().port, Some(25));
+        assert_eq!(d.delays, Some([0.05, 0.01, 0.12, 0.13]));
+        assert_eq!(d.next_queue_id, Some("3F2A81C0B4"));
+        assert_eq!(d.conn_use, Some(2));
+    }
+
+    #[test]
+    fn queue_lifecycle() {
+        assert!(matches!(
+            parse(
+                "qmgr",
+                Severity::Info,
+                "3F2A81C0B4: from=<a@b>, size=1234, nrcpt=1 (queue active)"
+            ),
+            Message::QueueActive {
+                size: Some(1234),
+                nrcpt: Some(1),
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(
+                "qmgr",
+                Severity::Info,
+                "3F2A81C0B4: from=<a@b>, status=expired, returned to sender"
+            ),
+            Message::Expired(..)
+        ));
+        assert!(matches!(
+            parse("qmgr", Severity::Info, "3F2A81C0B4: removed"),
+            Message::Removed(_)
+        ));
+        assert!(matches!(
+            parse(
+                "bounce",
+                Severity::Info,
+                "3F2A81C0B4: sender non-delivery notification: 4A2B3C4D5E"
+            ),
+            Message::Notification {
+                new_queue_id: "4A2B3C4D5E",
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse("cleanup", Severity::Info, "3F2A81C0B4: message-id=<x@y>"),
+            Message::MessageId(_, "x@y")
+        ));
+        match parse("cleanup", Severity::Info, "3F2A81C0B4: reject: header Subject: win from x from h[1.2.3.4]; from=<a@b> to=<c@d> proto=ESMTP helo=<h>: spam") {
+            Message::Policy { policy, .. } => assert_eq!((policy.action, policy.stage, policy.reply.text), ("reject", "header", "spam")),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn anvil_and_dnsblog() {
+        assert!(matches!(
+            parse_anvil(
+                "statistics: max connection rate 3/60s for (smtp:192.0.2.7) at Nov 26 16:06:09"
+            ),
+            Message::Anvil {
+                metric: "connection rate",
+                value: 3,
+                ident: Some("smtp:192.0.2.7")
+            }
+        ));
+        assert!(matches!(
+            parse_anvil("statistics: max cache size 12 at Nov 26 16:06:09"),
+            Message::Anvil {
+                metric: "cache size",
+                value: 12,
+                ident: None
+            }
+        ));
+        assert!(matches!(
+            parse_dnsblog("addr 192.0.2.7 listed by domain zen.spamhaus.org as 127.0.0.4"),
+            Message::Dnsbl { .. }
+        ));
+    }
+}
