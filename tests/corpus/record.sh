@@ -344,6 +344,7 @@ stop_postfix
 stop_dovecot
 cp "$MAILLOG" "$OUTDIR/mail.log"
 cp "$LAB_LOG/labels.jsonl" "$OUTDIR/labels.jsonl"
+chmod 644 "$OUTDIR/mail.log" "$OUTDIR/labels.jsonl"
 
 rm -f "$OUTDIR/syslog.log"
 if [ -n "$RELAY_PID" ]; then
@@ -353,7 +354,7 @@ if [ -n "$RELAY_PID" ]; then
     kill_pid "$RELAY_PID"; RELAY_PID=""
     sleep 0.3
     kill_pid "$RSYSLOG_PID"; RSYSLOG_PID=""
-    cp "$SYSLOG" "$OUTDIR/syslog.log"
+    cp "$SYSLOG" "$OUTDIR/syslog.log"; chmod 644 "$OUTDIR/syslog.log"
 fi
 
 "$PY" "$DRIVER" summary --outdir "$OUTDIR"

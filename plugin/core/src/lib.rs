@@ -30,6 +30,7 @@ pub mod context;
 mod describe;
 pub mod encode;
 pub mod event;
+pub mod explain;
 pub mod frame;
 pub mod message;
 mod privacy;

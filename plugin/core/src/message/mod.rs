@@ -394,7 +394,9 @@ pub fn is_postfix_program(program: &str) -> bool {
 
 /// Parses the message text of a Postfix line written by `daemon`.
 pub fn parse<'a>(daemon: &str, text: &'a str) -> Parsed<'a> {
-    let (severity, body) = split_severity(text);
+    // Some syslog paths leave a trailing space or CR; they are kept in
+    // `message` but would only get in the way of matching.
+    let (severity, body) = split_severity(text.trim_end_matches([' ', '\r', '\t']));
     let mut redaction = None;
     let message = match daemon {
         "smtpd" => smtpd::parse(severity, body, &mut redaction),
