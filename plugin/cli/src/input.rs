@@ -24,11 +24,7 @@ impl Input {
     /// Opens a file (`-` is stdin); gzip is detected from the first bytes.
     pub fn open(path: &Path) -> Result<Input> {
         if path == Path::new("-") {
-            return Ok(Input::from_reader(
-                "<stdin>".into(),
-                None,
-                Box::new(io::stdin().lock()),
-            ));
+            return Ok(Input::from_reader("<stdin>".into(), None, Box::new(io::stdin().lock())));
         }
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let meta = file
@@ -47,10 +43,7 @@ impl Input {
     /// Wraps any reader, decompressing gzip transparently.
     pub fn from_reader(name: String, size: Option<u64>, raw: Box<dyn Read>) -> Input {
         let mut buffered = BufReader::with_capacity(256 * 1024, raw);
-        let is_gzip = buffered
-            .fill_buf()
-            .map(|b| b.starts_with(&GZIP_MAGIC))
-            .unwrap_or(false);
+        let is_gzip = buffered.fill_buf().map(|b| b.starts_with(&GZIP_MAGIC)).unwrap_or(false);
         let reader: Box<dyn BufRead> = if is_gzip {
             Box::new(BufReader::with_capacity(
                 256 * 1024,
@@ -93,14 +86,9 @@ fn identity(_: &std::fs::Metadata) -> (u64, u64) {
 impl Follower {
     /// Starts following `path` from its current end (`from_start` reads it whole first).
     pub fn open(path: &Path, from_start: bool) -> Result<Follower> {
-        let mut file =
-            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let meta = file.metadata()?;
-        let position = if from_start {
-            0
-        } else {
-            file.seek(SeekFrom::End(0))?
-        };
+        let position = if from_start { 0 } else { file.seek(SeekFrom::End(0))? };
         Ok(Follower {
             path: path.to_owned(),
             file: BufReader::new(file),

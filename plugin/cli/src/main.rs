@@ -16,21 +16,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use postfix_enrich_core::explain::{render_text, Explainer};
 use postfix_enrich_core::frame::FrameOptions;
-use postfix_enrich_core::{
-    encode, Config, Enricher, EventKind, Limits, Privacy, Timestamp, Treatment, YearPolicy,
-};
+use postfix_enrich_core::{encode, Config, Enricher, EventKind, Limits, Privacy, Timestamp, Treatment, YearPolicy};
 
 use input::{Follower, Input};
 
 /// Enrich Postfix logs: one NDJSON event per line, with session ids, SMTP
 /// verbs, directions and a probe verdict on the line that ends each session.
 #[derive(Parser)]
-#[command(
-    name = "postfix-enrich",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "postfix-enrich", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -106,12 +99,7 @@ struct CommonArgs {
     #[arg(long, global = true, value_enum, default_value = "keep")]
     users: Handling,
     /// Key for --addresses/--users hash (HMAC-SHA256).
-    #[arg(
-        long,
-        global = true,
-        env = "POSTFIX_ENRICH_HASH_KEY",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "POSTFIX_ENRICH_HASH_KEY", hide_env_values = true)]
     hash_key: Option<String>,
     /// Open smtpd sessions kept at most.
     #[arg(long, global = true, default_value_t = Limits::default().max_sessions)]
@@ -244,10 +232,8 @@ fn progress(inputs: &[Input], quiet: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} eta {eta}",
-        )
-        .expect("static template"),
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} eta {eta}")
+            .expect("static template"),
     );
     bar
 }
@@ -261,11 +247,7 @@ fn run(args: RunArgs) -> Result<()> {
     let mut buf = Vec::with_capacity(4096);
     let mut json = Vec::with_capacity(4096);
     let started = std::time::Instant::now();
-    let mut emit = |line: &[u8],
-                    enricher: &mut Enricher,
-                    out: &mut dyn Write,
-                    totals: &mut Totals|
-     -> io::Result<()> {
+    let mut emit = |line: &[u8], enricher: &mut Enricher, out: &mut dyn Write, totals: &mut Totals| -> io::Result<()> {
         totals.lines += 1;
         let ev = if args.stateless {
             postfix_enrich_core::enrich_line(line, &config)

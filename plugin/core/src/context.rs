@@ -65,15 +65,10 @@ pub struct ContextStats {
 impl ContextStats {
     /// Evictions and expiries of all maps together.
     pub fn dropped(&self) -> u64 {
-        [
-            self.sessions,
-            self.queue_links,
-            self.postscreen,
-            self.clients,
-        ]
-        .iter()
-        .map(|m| m.evicted + m.expired)
-        .sum()
+        [self.sessions, self.queue_links, self.postscreen, self.clients]
+            .iter()
+            .map(|m| m.evicted + m.expired)
+            .sum()
     }
 }
 
@@ -157,12 +152,7 @@ impl Context {
     }
 
     /// Folds one parsed line into the state and adds what the state knows to `ev`.
-    pub(crate) fn observe<'a>(
-        &mut self,
-        view: &FrameView<'a>,
-        parsed: &Parsed<'a>,
-        ev: &mut Event<'a>,
-    ) -> Additions {
+    pub(crate) fn observe<'a>(&mut self, view: &FrameView<'a>, parsed: &Parsed<'a>, ev: &mut Event<'a>) -> Additions {
         let now = match view.timestamp {
             Some(t) => {
                 let s = t.unix_seconds();
@@ -189,15 +179,9 @@ impl Context {
                     ev.postfix.session_id = Some(link.session);
                 }
             }
-            if let (Some(session), Some(related)) = (
-                ev.postfix.session_id,
-                ev.postfix.related_queue_id.as_deref(),
-            ) {
-                self.queue.insert(
-                    hash(&[host, related.as_bytes()]),
-                    QueueLink { session },
-                    now,
-                );
+            if let (Some(session), Some(related)) = (ev.postfix.session_id, ev.postfix.related_queue_id.as_deref()) {
+                self.queue
+                    .insert(hash(&[host, related.as_bytes()]), QueueLink { session }, now);
             }
             if matches!(parsed.message, Message::Removed(_)) && daemon != "cleanup" {
                 self.queue.remove(qkey);
@@ -219,10 +203,7 @@ impl Context {
         let pid = view.pid.unwrap_or(0).to_le_bytes();
         let pkey = hash(&[host, program, &pid]);
         if let Message::Connect(p) = &parsed.message {
-            let ts = view
-                .timestamp
-                .map_or(now * 1000, |t| t.unix_millis())
-                .to_le_bytes();
+            let ts = view.timestamp.map_or(now * 1000, |t| t.unix_millis()).to_le_bytes();
             let id = SessionId(hash(&[
                 host,
                 program,
@@ -255,11 +236,7 @@ impl Context {
             // disconnect line still carries enough for a verdict.
             if let Message::Disconnect(p, Some(_)) = &parsed.message {
                 let facts = stateless_facts(p, &parsed.message);
-                ev.probe = Some(verdict::classify(
-                    &facts,
-                    WindowCounts::default(),
-                    &self.verdicts,
-                ));
+                ev.probe = Some(verdict::classify(&facts, WindowCounts::default(), &self.verdicts));
             }
             return;
         };
@@ -301,11 +278,7 @@ impl Context {
                     facts.helo.get_or_insert_with(|| h.to_owned());
                 }
                 if policy.action.contains("reject") || policy.action == "hangup" {
-                    let class = crate::describe::reject_class(
-                        policy.action,
-                        policy.stage,
-                        policy.reply.text,
-                    );
+                    let class = crate::describe::reject_class(policy.action, policy.stage, policy.reply.text);
                     match class {
                         "relay_denied" => facts.rejects.relay_denied += 1,
                         "unknown_recipient" => facts.rejects.unknown_recipient += 1,
@@ -316,11 +289,7 @@ impl Context {
                         _ => facts.rejects.policy += 1,
                     }
                     if facts.first_reject.is_none() {
-                        facts.first_reject = Some(format!(
-                            "{} {}",
-                            policy.stage,
-                            short(policy.reply.text, 120)
-                        ));
+                        facts.first_reject = Some(format!("{} {}", policy.stage, short(policy.reply.text, 120)));
                     }
                 }
             }
@@ -353,13 +322,7 @@ impl Context {
         }
     }
 
-    fn postscreen<'a>(
-        &mut self,
-        view: &FrameView<'a>,
-        parsed: &Parsed<'a>,
-        ev: &mut Event<'a>,
-        now: i64,
-    ) {
+    fn postscreen<'a>(&mut self, view: &FrameView<'a>, parsed: &Parsed<'a>, ev: &mut Event<'a>, now: i64) {
         let client: Option<Peer<'_>> = match &parsed.message {
             Message::Screen(s) => s.client,
             Message::Policy { client, .. } => *client,
@@ -376,10 +339,7 @@ impl Context {
         ]);
         if let Message::Screen(s) = &parsed.message {
             if s.action == "connect" {
-                let ts = view
-                    .timestamp
-                    .map_or(now * 1000, |t| t.unix_millis())
-                    .to_le_bytes();
+                let ts = view.timestamp.map_or(now * 1000, |t| t.unix_millis()).to_le_bytes();
                 let program = view.program.unwrap_or("").as_bytes();
                 let pid = view.pid.unwrap_or(0).to_le_bytes();
                 let id = SessionId(hash(&[
@@ -414,27 +374,15 @@ impl Context {
         let mut ends = false;
         match &parsed.message {
             Message::Screen(s) => match s.action {
-                "pregreet" => push_unique(
-                    &mut facts.violations,
-                    "pregreet (talked before the greeting)",
-                ),
+                "pregreet" => push_unique(&mut facts.violations, "pregreet (talked before the greeting)"),
                 "command_pipelining" => push_unique(&mut facts.violations, "command pipelining"),
                 "bare_newline" => push_unique(&mut facts.violations, "bare newline"),
-                "command_count_limit" | "command_length_limit" => {
-                    push_unique(&mut facts.violations, s.action)
-                }
-                "data_without_rcpt" => {
-                    push_unique(&mut facts.violations, "DATA without valid RCPT")
-                }
-                "command_time_limit" => {
-                    facts.end = Some((EndReason::Timeout, s.stage.unwrap_or("").to_owned()))
-                }
+                "command_count_limit" | "command_length_limit" => push_unique(&mut facts.violations, s.action),
+                "data_without_rcpt" => push_unique(&mut facts.violations, "DATA without valid RCPT"),
+                "command_time_limit" => facts.end = Some((EndReason::Timeout, s.stage.unwrap_or("").to_owned())),
                 "non_smtp_command" => {
                     facts.non_smtp.get_or_insert_with(|| {
-                        format!(
-                            "postscreen NON-SMTP COMMAND: {}",
-                            short(s.detail.unwrap_or(""), 60)
-                        )
+                        format!("postscreen NON-SMTP COMMAND: {}", short(s.detail.unwrap_or(""), 60))
                     });
                 }
                 "dnsbl" => {
@@ -445,14 +393,10 @@ impl Context {
                 }
                 "denylisted" => {
                     facts.rejects.policy += 1;
-                    facts
-                        .first_reject
-                        .get_or_insert_with(|| "denylisted".into());
+                    facts.first_reject.get_or_insert_with(|| "denylisted".into());
                 }
                 "hangup" => {
-                    if s.stage.is_some_and(|st| st.contains("before"))
-                        && facts.violations.is_empty()
-                    {
+                    if s.stage.is_some_and(|st| st.contains("before")) && facts.violations.is_empty() {
                         facts.postscreen_hangup = true;
                     }
                 }
@@ -472,9 +416,9 @@ impl Context {
                 // from the deep tests and comes back: not a probe signal on its own.
                 if !(policy.reply.code == 450 && policy.reply.enhanced == Some("4.3.2")) {
                     facts.rejects.policy += 1;
-                    facts.first_reject.get_or_insert_with(|| {
-                        format!("{} {}", policy.stage, short(policy.reply.text, 120))
-                    });
+                    facts
+                        .first_reject
+                        .get_or_insert_with(|| format!("{} {}", policy.stage, short(policy.reply.text, 120)));
                 }
             }
             Message::Chat(c) => {
@@ -501,10 +445,7 @@ impl Context {
             ..WindowCounts::default()
         };
         let auth_failed = facts.auth_failures() > 0 && !facts.auth_succeeded();
-        let wkey = session
-            .client_ip
-            .as_deref()
-            .map(|ip| hash(&[ip.as_bytes()]));
+        let wkey = session.client_ip.as_deref().map(|ip| hash(&[ip.as_bytes()]));
         if let Some(wkey) = wkey {
             if self.clients.get(wkey).is_none() {
                 self.clients.insert(wkey, ClientWindow::default(), now);
@@ -579,13 +520,7 @@ pub(crate) fn stateless_facts(p: &Peer<'_>, m: &Message<'_>) -> SessionFacts {
 
 /// One trace line inside an smtpd session: pair replies with commands, spot
 /// AUTH exchanges, read what the EHLO reply offered.
-fn trace_line<'a>(
-    s: &mut Session,
-    c: &ChatLine<'a>,
-    line: &'a str,
-    ev: &mut Event<'a>,
-    add: &mut Additions,
-) {
+fn trace_line<'a>(s: &mut Session, c: &ChatLine<'a>, line: &'a str, ev: &mut Event<'a>, add: &mut Additions) {
     let facts = &mut s.facts;
     if c.from_client {
         if s.awaiting_sasl {
@@ -625,10 +560,8 @@ fn trace_line<'a>(
         }
         if verb == "NON_SMTP" {
             let a = c.args;
-            let http = a.contains("HTTP/")
-                || a.starts_with("GET ")
-                || a.starts_with("POST ")
-                || a.starts_with("CONNECT ");
+            let http =
+                a.contains("HTTP/") || a.starts_with("GET ") || a.starts_with("POST ") || a.starts_with("CONNECT ");
             if http {
                 facts
                     .non_smtp

@@ -62,6 +62,8 @@ pub fn reject_class(action: &str, stage: &str, text: &str) -> &'static str {
         ("bare <LF>", "protocol"),
         ("Improper use of SMTP command pipelining", "protocol"),
         ("SMTP protocol synchronization", "protocol"),
+        // postscreen's answer after a failed pregreet/pipelining/bare-newline test.
+        ("Protocol error", "protocol"),
     ] {
         if text.contains(needle) {
             return class;
@@ -82,17 +84,9 @@ fn reject_reason(text: &str) -> &str {
 }
 
 /// Builds the stateless event.
-pub(crate) fn describe<'a>(
-    view: &FrameView<'a>,
-    parsed: Option<&Parsed<'a>>,
-    invalid_utf8: bool,
-) -> Event<'a> {
-    let daemon = view
-        .program
-        .map(|p| p.rsplit_once('/').map_or(p, |(_, d)| d));
-    let instance = view
-        .program
-        .and_then(|p| p.rsplit_once('/').map(|(i, _)| i));
+pub(crate) fn describe<'a>(view: &FrameView<'a>, parsed: Option<&Parsed<'a>>, invalid_utf8: bool) -> Event<'a> {
+    let daemon = view.program.map(|p| p.rsplit_once('/').map_or(p, |(_, d)| d));
+    let instance = view.program.and_then(|p| p.rsplit_once('/').map(|(i, _)| i));
     let mut ev = Event {
         timestamp: view.timestamp,
         message: b(view.line),
@@ -151,8 +145,7 @@ pub(crate) fn describe<'a>(
 fn category(kind: EventKind) -> &'static str {
     use EventKind::*;
     match kind {
-        Connect | Disconnect | LostConnection | Timeout | TooManyErrors | Postscreen
-        | ConnectError | Tls => "network",
+        Connect | Disconnect | LostConnection | Timeout | TooManyErrors | Postscreen | ConnectError | Tls => "network",
         SaslFailure | SaslResponse => "authentication",
         Service | Anvil => "process",
         _ => "email",
@@ -173,12 +166,7 @@ fn set_helo<'a>(ev: &mut Event<'a>, helo: &'a str) {
     s.helo_fqdn = Some(helo_is_fqdn(helo));
 }
 
-fn fill<'a>(
-    ev: &mut Event<'a>,
-    m: &Message<'a>,
-    severity: Severity,
-    inbound_daemon: bool,
-) -> EventKind {
+fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_daemon: bool) -> EventKind {
     match m {
         Message::Connect(p) => {
             ev.client = Some(endpoint(p));
@@ -191,9 +179,7 @@ fn fill<'a>(
         Message::Disconnect(p, stats) => {
             ev.client = Some(endpoint(p));
             if let Some(s) = stats {
-                ev.postfix.disconnect_stats = Some(Stats(
-                    s.counts.iter().map(|c| (c.verb, c.ok, c.total)).collect(),
-                ));
+                ev.postfix.disconnect_stats = Some(Stats(s.counts.iter().map(|c| (c.verb, c.ok, c.total)).collect()));
                 ev.postfix.disconnect_notes = s.notes;
                 let failed = s.counts.iter().any(|c| c.ok != c.total);
                 ev.event.outcome = Some(if failed { "failure" } else { "success" });
@@ -347,11 +333,7 @@ fn fill<'a>(
             s.direction = Some("client_to_server");
             EventKind::NonSmtpCommand
         }
-        Message::ImproperPipelining {
-            stage,
-            client,
-            data,
-        } => {
+        Message::ImproperPipelining { stage, client, data } => {
             ev.client = Some(endpoint(client));
             let s = smtp_mut(ev);
             s.stage = Some(b(stage));
@@ -426,11 +408,7 @@ fn fill<'a>(
             }
             let e = email_mut(ev);
             e.to = address(d.to);
-            e.direction = Some(if inbound_daemon {
-                "inbound"
-            } else {
-                "outbound"
-            });
+            e.direction = Some(if inbound_daemon { "inbound" } else { "outbound" });
             ev.postfix.related_queue_id = d.next_queue_id.map(b);
             ev.postfix.delivery = Some(DeliveryInfo {
                 status: b(d.status),
@@ -466,9 +444,7 @@ fn fill<'a>(
             EventKind::Removed
         }
         Message::Notification {
-            queue_id,
-            new_queue_id,
-            ..
+            queue_id, new_queue_id, ..
         } => {
             ev.postfix.queue_id = Some(b(queue_id));
             ev.postfix.related_queue_id = Some(b(new_queue_id));
@@ -510,11 +486,7 @@ fn fill<'a>(
             }
             EventKind::Postscreen
         }
-        Message::Dnsbl {
-            addr,
-            domain,
-            result,
-        } => {
+        Message::Dnsbl { addr, domain, result } => {
             ev.client = Some(Endpoint {
                 ip: Some(b(addr)),
                 ..Endpoint::default()
@@ -525,11 +497,7 @@ fn fill<'a>(
             });
             EventKind::Dnsbl
         }
-        Message::Anvil {
-            metric,
-            value,
-            ident,
-        } => {
+        Message::Anvil { metric, value, ident } => {
             if let Some(ip) = ident.and_then(|i| i.rsplit_once(':')).map(|(_, ip)| ip) {
                 ev.client = Some(Endpoint {
                     ip: Some(b(ip)),

@@ -33,15 +33,9 @@ pub fn write_flat_json(ev: &Event<'_>, out: &mut Vec<u8>) {
 fn flatten(prefix: &str, v: Value, out: &mut Map<String, Value>) {
     match v {
         // Disconnect statistics stay an object: their keys are data, not schema.
-        Value::Object(m)
-            if !prefix.ends_with("disconnect_stats") && !prefix.ends_with("probe.commands") =>
-        {
+        Value::Object(m) if !prefix.ends_with("disconnect_stats") && !prefix.ends_with("probe.commands") => {
             for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k
-                } else {
-                    format!("{prefix}.{k}")
-                };
+                let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
                 flatten(&key, v, out);
             }
         }

@@ -835,3 +835,20 @@ pub struct Probe {
     pub duration: Option<i64>,
 }
 static_identity!(Probe);
+
+/// The JSON Schema of [`Event`] (draft 2020-12), as committed in `schemas/event.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    // Serialize mode: fields skipped when empty are not required.
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<Event<'static>>().to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert(
+            "$id".into(),
+            "https://postfix-enrich.invalid/schemas/event.schema.json".into(),
+        );
+        obj.insert("x-schema-version".into(), SCHEMA_VERSION.into());
+    }
+    schema
+}

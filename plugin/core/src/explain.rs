@@ -184,10 +184,7 @@ impl Explainer {
         order
             .into_iter()
             .map(|address| {
-                let sessions: Vec<SessionReport> = by_client[address.as_str()]
-                    .iter()
-                    .map(|s| (*s).clone())
-                    .collect();
+                let sessions: Vec<SessionReport> = by_client[address.as_str()].iter().map(|s| (*s).clone()).collect();
                 let mut classes: Vec<(String, usize)> = Vec::new();
                 for v in sessions.iter().filter_map(|s| s.verdict.as_ref()) {
                     match classes.iter_mut().find(|c| c.0 == v.class.as_str()) {
@@ -226,11 +223,7 @@ fn step(ev: &Event<'_>) -> Option<Step> {
         }
         EventKind::SmtpReply => {
             let r = smtp?.reply.as_ref()?;
-            let enhanced = r
-                .enhanced
-                .as_deref()
-                .map(|e| format!("{e} "))
-                .unwrap_or_default();
+            let enhanced = r.enhanced.as_deref().map(|e| format!("{e} ")).unwrap_or_default();
             (">", format!("{} {enhanced}{}", r.code, r.text))
         }
         EventKind::Connect => ("", "connect".to_owned()),
@@ -256,10 +249,7 @@ fn step(ev: &Event<'_>) -> Option<Step> {
             let stage = smtp.and_then(|s| s.stage.as_deref()).unwrap_or("?");
             (
                 "",
-                format!(
-                    "{} after {stage}",
-                    ev.postfix.event.as_str().replace('_', " ")
-                ),
+                format!("{} after {stage}", ev.postfix.event.as_str().replace('_', " ")),
             )
         }
         EventKind::Reject | EventKind::Policy => {
@@ -303,44 +293,26 @@ fn step(ev: &Event<'_>) -> Option<Step> {
         }
         EventKind::Queued => (
             "",
-            format!(
-                "queued as {}",
-                ev.postfix.queue_id.as_deref().unwrap_or("?")
-            ),
+            format!("queued as {}", ev.postfix.queue_id.as_deref().unwrap_or("?")),
         ),
         EventKind::Delivery => {
             let d = ev.postfix.delivery.as_ref()?;
-            let to = ev
-                .email
-                .as_ref()
-                .and_then(|e| e.to.as_ref())
-                .map_or("", |a| &a.address);
+            let to = ev.email.as_ref().and_then(|e| e.to.as_ref()).map_or("", |a| &a.address);
             ("", format!("delivery to <{to}>: {}", d.status))
         }
         EventKind::Tls => {
             let t = ev.tls.as_ref()?;
-            let v = t
-                .version
-                .as_deref()
-                .map(|v| format!(" TLSv{v}"))
-                .unwrap_or_default();
+            let v = t.version.as_deref().map(|v| format!(" TLSv{v}")).unwrap_or_default();
             ("", format!("TLS {}{v}", t.action))
         }
         EventKind::Postscreen => {
             let p = ev.postfix.postscreen.as_ref()?;
-            let detail = p
-                .detail
-                .as_deref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default();
+            let detail = p.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
             ("", format!("postscreen {}{detail}", p.action))
         }
         EventKind::NonSmtpCommand => (
             "<",
-            format!(
-                "non-SMTP: {}",
-                smtp.and_then(|s| s.arguments.as_deref()).unwrap_or("")
-            ),
+            format!("non-SMTP: {}", smtp.and_then(|s| s.arguments.as_deref()).unwrap_or("")),
         ),
         EventKind::ImproperPipelining => ("", "improper command pipelining".to_owned()),
         EventKind::Warning | EventKind::Error => (
@@ -393,11 +365,7 @@ pub fn render_text(reports: &[ClientReport]) -> String {
                 s.start.as_deref().unwrap_or("")
             );
             for st in &s.steps {
-                let time = st
-                    .time
-                    .as_deref()
-                    .and_then(|t| t.get(11..19))
-                    .unwrap_or("        ");
+                let time = st.time.as_deref().and_then(|t| t.get(11..19)).unwrap_or("        ");
                 let arrow = if st.arrow.is_empty() { " " } else { st.arrow };
                 let _ = writeln!(out, "    {time} {arrow} {}", st.text);
             }
@@ -406,20 +374,12 @@ pub fn render_text(reports: &[ClientReport]) -> String {
             }
             match &s.verdict {
                 Some(v) => {
-                    let flag = if v.suspicious {
-                        "suspicious"
-                    } else {
-                        "not suspicious"
-                    };
+                    let flag = if v.suspicious { "suspicious" } else { "not suspicious" };
                     let conf = serde_json::to_value(v.confidence)
                         .ok()
                         .and_then(|x| x.as_str().map(str::to_owned))
                         .unwrap_or_default();
-                    let _ = writeln!(
-                        out,
-                        "    verdict: {} ({flag}, confidence {conf})",
-                        v.class.as_str()
-                    );
+                    let _ = writeln!(out, "    verdict: {} ({flag}, confidence {conf})", v.class.as_str());
                     for r in &v.reasons {
                         let _ = writeln!(out, "      - {r}");
                     }

@@ -154,9 +154,7 @@ impl<'a> Frame<'a> {
         if line.as_bytes().get(trimmed_start) == Some(&b'{') {
             let json = match &line {
                 Cow::Borrowed(b) => parse_json_record(&b[trimmed_start..], opts),
-                Cow::Owned(o) => {
-                    parse_json_record(&o[trimmed_start..], opts).map(Frame::into_owned)
-                }
+                Cow::Owned(o) => parse_json_record(&o[trimmed_start..], opts).map(Frame::into_owned),
             };
             if let Some(f) = json {
                 return f;
@@ -219,16 +217,12 @@ fn parse_u32(b: &[u8]) -> Option<u32> {
     if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    b.iter().try_fold(0u32, |a, d| {
-        a.checked_mul(10)?.checked_add((d - b'0') as u32)
-    })
+    b.iter()
+        .try_fold(0u32, |a, d| a.checked_mul(10)?.checked_add((d - b'0') as u32))
 }
 
 /// Parses `host prog[pid]: msg` (or `host prog: msg`) starting at `from`.
-fn parse_tag(
-    b: &[u8],
-    from: usize,
-) -> Option<((usize, usize), (usize, usize), Option<u32>, usize)> {
+fn parse_tag(b: &[u8], from: usize) -> Option<((usize, usize), (usize, usize), Option<u32>, usize)> {
     let host = next_token(b, from)?;
     let (ps, pe) = next_token(b, host.1)?;
     let tok = &b[ps..pe];
@@ -262,8 +256,7 @@ fn parse_text(b: &[u8], opts: &FrameOptions) -> Option<TextFrame> {
     }
     let (timestamp, format, after_ts) = if let Some((t, n)) = Timestamp::parse_rfc3339(&b[i..]) {
         (t, FrameFormat::Rfc3339, i + n)
-    } else if let Some((t, n)) = Timestamp::parse_rfc3164(&b[i..], &opts.years, opts.offset_minutes)
-    {
+    } else if let Some((t, n)) = Timestamp::parse_rfc3164(&b[i..], &opts.years, opts.offset_minutes) {
         (t, FrameFormat::Rfc3164, i + n)
     } else {
         return None;
@@ -391,8 +384,7 @@ fn lenient_record(text: &str) -> Option<JsonRecord<'_>> {
             serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
             serde_json::Value::Array(a) => {
                 // journald encodes non-UTF-8 MESSAGE as an array of byte values.
-                let bytes: Option<Vec<u8>> =
-                    a.iter().map(|x| x.as_u64().map(|b| b as u8)).collect();
+                let bytes: Option<Vec<u8>> = a.iter().map(|x| x.as_u64().map(|b| b as u8)).collect();
                 Some(Cow::Owned(String::from_utf8_lossy(&bytes?).into_owned()))
             }
             _ => None,
@@ -426,9 +418,7 @@ mod tests {
 
     #[test]
     fn rfc3164_with_multi_instance_program() {
-        let fr = f(
-            "Jun 19 16:27:21 localhost postfix/submission/smtpd[12172]: connect from x[1.2.3.4]",
-        );
+        let fr = f("Jun 19 16:27:21 localhost postfix/submission/smtpd[12172]: connect from x[1.2.3.4]");
         assert_eq!(fr.format, FrameFormat::Rfc3164);
         assert_eq!(fr.host.as_deref(), Some("localhost"));
         assert_eq!(fr.daemon(), Some("smtpd"));
@@ -440,8 +430,7 @@ mod tests {
 
     #[test]
     fn rfc3339_and_rfc5424() {
-        let fr =
-            f("2026-08-01T16:35:38.123456+10:00 mx1 postfix/smtpd[4242]: connect from a[1.2.3.4]");
+        let fr = f("2026-08-01T16:35:38.123456+10:00 mx1 postfix/smtpd[4242]: connect from a[1.2.3.4]");
         assert_eq!(fr.format, FrameFormat::Rfc3339);
         assert_eq!(fr.message(), "connect from a[1.2.3.4]");
         let fr = f("<22>1 2026-08-01T16:35:38.123456+10:00 mx1 postfix/smtpd 4242 - - connect from a[1.2.3.4]");

@@ -136,12 +136,7 @@ fn run<'a>(line: &'a [u8], config: &Config, context: Option<&mut Context>) -> Ev
     }
 }
 
-fn process<'a>(
-    view: FrameView<'a>,
-    invalid_utf8: bool,
-    config: &Config,
-    context: Option<&mut Context>,
-) -> Event<'a> {
+fn process<'a>(view: FrameView<'a>, invalid_utf8: bool, config: &Config, context: Option<&mut Context>) -> Event<'a> {
     let parsed = describe::parse_view(&view);
     let mut ev = describe::describe(&view, parsed.as_ref(), invalid_utf8);
     let mut spans: [Option<Redaction>; 2] = [None, None];
@@ -189,10 +184,7 @@ mod tests {
             b"Nov 26 16:06:09 mail postfix/smtpd[3006]: > unknown[127.0.0.9]:53801: 334 VXNlcm5hbWU6",
             b"Nov 26 16:06:09 mail postfix/smtpd[3006]: < unknown[127.0.0.9]:53801: my pass word",
         ];
-        let evs: Vec<String> = lines
-            .iter()
-            .map(|l| encode::to_json_string(&e.enrich(l)))
-            .collect();
+        let evs: Vec<String> = lines.iter().map(|l| encode::to_json_string(&e.enrich(l))).collect();
         assert!(!evs[3].contains("pass word"), "{}", evs[3]);
         assert!(evs[3].contains("[redacted]"));
     }

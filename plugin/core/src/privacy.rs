@@ -39,8 +39,7 @@ impl Treatment {
             Treatment::Keep => None,
             Treatment::Drop => Some("[dropped]".to_owned()),
             Treatment::Hash(key) => {
-                let mut mac =
-                    Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
+                let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
                 mac.update(value.as_bytes());
                 let out = mac.finalize().into_bytes();
                 let mut s = String::with_capacity(18);
@@ -209,11 +208,7 @@ mod tests {
             users: Treatment::Keep,
         };
         let a = rewrite_text("<x@y>", &p).unwrap();
-        assert_eq!(
-            a,
-            rewrite_text("<x@y>", &p).unwrap(),
-            "hashing is deterministic"
-        );
+        assert_eq!(a, rewrite_text("<x@y>", &p).unwrap(), "hashing is deterministic");
         assert_eq!(a.len(), 2 + 2 + 16);
     }
 }

@@ -112,22 +112,14 @@ fn parse_hms(b: &[u8]) -> Option<(u8, u8, u8)> {
     if b.len() != 8 || b[2] != b':' || b[5] != b':' {
         return None;
     }
-    let (h, m, s) = (
-        two_digits(&b[0..2])?,
-        two_digits(&b[3..5])?,
-        two_digits(&b[6..8])?,
-    );
+    let (h, m, s) = (two_digits(&b[0..2])?, two_digits(&b[3..5])?, two_digits(&b[6..8])?);
     (h < 24 && m < 60 && s <= 60).then_some((h, m, s))
 }
 
 impl Timestamp {
     /// Parses an RFC 3164 stamp `Mmm dd hh:mm:ss` (day space- or zero-padded)
     /// at the start of `b`. Returns the stamp and the bytes it used (always 15).
-    pub fn parse_rfc3164(
-        b: &[u8],
-        years: &YearPolicy,
-        offset_minutes: i16,
-    ) -> Option<(Self, usize)> {
+    pub fn parse_rfc3164(b: &[u8], years: &YearPolicy, offset_minutes: i16) -> Option<(Self, usize)> {
         if b.len() < 15 || b[3] != b' ' || b[6] != b' ' {
             return None;
         }
@@ -355,11 +347,7 @@ mod tests {
             day: 2,
         };
         assert_eq!(p.year_for(12, 31), 2026);
-        assert_eq!(
-            p.year_for(1, 3),
-            2027,
-            "one day ahead is clock skew, not last year"
-        );
+        assert_eq!(p.year_for(1, 3), 2027, "one day ahead is clock skew, not last year");
         assert_eq!(p.year_for(1, 4), 2026);
     }
 

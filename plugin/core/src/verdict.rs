@@ -177,9 +177,7 @@ impl SessionFacts {
 
     /// Failed AUTH attempts (the larger of warnings and counts).
     pub fn auth_failures(&self) -> u32 {
-        let counted = self
-            .count("auth")
-            .map_or(0, |(ok, total)| total - ok.min(total));
+        let counted = self.count("auth").map_or(0, |(ok, total)| total - ok.min(total));
         counted.max(self.sasl_failures)
     }
 
@@ -200,9 +198,7 @@ impl SessionFacts {
     /// Command counts as a `Stats` value for the output.
     pub fn command_stats(&self) -> Option<Stats> {
         if let Some(s) = &self.stats {
-            return Some(Stats(
-                s.counts.iter().map(|c| (c.verb, c.ok, c.total)).collect(),
-            ));
+            return Some(Stats(s.counts.iter().map(|c| (c.verb, c.ok, c.total)).collect()));
         }
         if self.trace.is_empty() {
             return None;
@@ -334,9 +330,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         } else {
             format!(" ({})", facts.sasl_methods.join(", "))
         };
-        reasons.push(format!(
-            "{auth_failures} failed AUTH attempt(s){mechs}, none succeeded"
-        ));
+        reasons.push(format!("{auth_failures} failed AUTH attempt(s){mechs}, none succeeded"));
         if auth_failures >= 2 {
             AuthBruteforce
         } else if window.auth_failed_sessions >= cfg.bruteforce_sessions {
@@ -372,30 +366,26 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         }
         for v in ["vrfy", "expn"] {
             if let Some((ok, total)) = facts.count(v).filter(|c| c.1 > 0) {
-                reasons.push(format!(
-                    "{} used {total} time(s), {ok} answered",
-                    v.to_uppercase()
-                ));
+                reasons.push(format!("{} used {total} time(s), {ok} answered", v.to_uppercase()));
             }
         }
         RecipientEnumeration
+    } else if !facts.violations.is_empty() {
+        // Before mail_accepted: a bot that pipelines blindly is still a bot
+        // when its message got through.
+        reasons.push(format!("protocol violation: {}", facts.violations.join(", ")));
+        if msgs > 0 {
+            reasons.push(format!("{msgs} message(s) queued anyway: {}", facts.queued.join(", ")));
+        }
+        ProtocolViolation
     } else if msgs > 0 {
-        reasons.push(format!(
-            "{msgs} message(s) queued: {}",
-            facts.queued.join(", ")
-        ));
+        reasons.push(format!("{msgs} message(s) queued: {}", facts.queued.join(", ")));
         MailAccepted
     } else if facts.rejects.policy > 0 || facts.rejects.unknown_recipient > 0 {
         if let Some(r) = &facts.first_reject {
             reasons.push(format!("rejected: {r}"));
         }
         PolicyRejected
-    } else if !facts.violations.is_empty() {
-        reasons.push(format!(
-            "protocol violation: {}",
-            facts.violations.join(", ")
-        ));
-        ProtocolViolation
     } else if knows && facts.total("unknown") > 0 && !facts.verbs_beyond(&["unknown", "quit"]) {
         reasons.push(format!(
             "only unrecognised commands (unknown={}/{})",
@@ -419,16 +409,8 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         && (facts.total("ehlo") > 0 || facts.total("helo") > 0)
         && !facts.verbs_beyond(&["ehlo", "helo", "quit", "rset", "noop"])
     {
-        let verb = if facts.total("ehlo") > 0 {
-            "EHLO"
-        } else {
-            "HELO"
-        };
-        let name = facts
-            .helo
-            .as_deref()
-            .map(|h| format!(" {h}"))
-            .unwrap_or_default();
+        let verb = if facts.total("ehlo") > 0 { "EHLO" } else { "HELO" };
+        let name = facts.helo.as_deref().map(|h| format!(" {h}")).unwrap_or_default();
         let quit = if facts.total("quit") > 0 {
             "then QUIT"
         } else {
@@ -458,9 +440,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         ConnectOnly
     } else if !knows && matches!(&facts.end, Some((_, st)) if st == "EHLO" || st == "HELO") {
         let st = facts.end.as_ref().map_or("", |e| e.1.as_str()).to_string();
-        reasons.push(format!(
-            "last command {st}; no statistics or trace (Postfix < 3.0 log)"
-        ));
+        reasons.push(format!("last command {st}; no statistics or trace (Postfix < 3.0 log)"));
         confidence = Confidence::Low;
         if st == "EHLO" {
             EhloQuitProbe
@@ -607,12 +587,7 @@ mod tests {
     fn window_turns_failures_into_bruteforce() {
         let cfg = VerdictConfig::default();
         let facts = SessionFacts {
-            stats: stats(&[
-                ("ehlo", 1, 1),
-                ("auth", 0, 1),
-                ("quit", 1, 1),
-                ("commands", 2, 3),
-            ]),
+            stats: stats(&[("ehlo", 1, 1), ("auth", 0, 1), ("quit", 1, 1), ("commands", 2, 3)]),
             ..Default::default()
         };
         let w2 = WindowCounts {
@@ -637,19 +612,13 @@ mod tests {
             WindowCounts::default(),
             &VerdictConfig::default(),
         );
-        assert_eq!(
-            (p.class, p.confidence),
-            (VerdictClass::Unknown, Confidence::Low)
-        );
+        assert_eq!((p.class, p.confidence), (VerdictClass::Unknown, Confidence::Low));
         let facts = SessionFacts {
             end: Some((EndReason::LostConnection, "EHLO".into())),
             ..Default::default()
         };
         let p = classify(&facts, WindowCounts::default(), &VerdictConfig::default());
-        assert_eq!(
-            (p.class, p.confidence),
-            (VerdictClass::EhloQuitProbe, Confidence::Low)
-        );
+        assert_eq!((p.class, p.confidence), (VerdictClass::EhloQuitProbe, Confidence::Low));
     }
 
     #[test]

@@ -58,8 +58,8 @@ pub struct ChatLine<'a> {
 
 /// SMTP and LMTP verbs smtpd and the smtp client know.
 pub const VERBS: [&str; 18] = [
-    "EHLO", "HELO", "LHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP",
-    "VRFY", "EXPN", "ETRN", "QUIT", "XCLIENT", "XFORWARD", "HELP",
+    "EHLO", "HELO", "LHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "VRFY", "EXPN", "ETRN",
+    "QUIT", "XCLIENT", "XFORWARD", "HELP",
 ];
 
 /// Canonical verb for a command word, or `None` when it is not SMTP.
@@ -78,11 +78,7 @@ fn is_base64_token(s: &str) -> bool {
 
 /// Parses `< peer: text` / `> peer: text`. `client_sends` is the arrow the SMTP
 /// client's lines carry for this daemon.
-pub fn parse<'a>(
-    body: &'a str,
-    client_sends: ChatSide,
-    redaction: &mut Option<Redaction>,
-) -> Option<ChatLine<'a>> {
+pub fn parse<'a>(body: &'a str, client_sends: ChatSide, redaction: &mut Option<Redaction>) -> Option<ChatLine<'a>> {
     let b = body.as_bytes();
     let side = match b.first()? {
         b'<' => ChatSide::Received,
@@ -96,8 +92,7 @@ pub fn parse<'a>(
     let (peer, rest) = match fields::peer(label) {
         Some((p, rest)) => (
             Some(p),
-            rest.strip_prefix(": ")
-                .or_else(|| (rest == ":").then_some(""))?,
+            rest.strip_prefix(": ").or_else(|| (rest == ":").then_some(""))?,
         ),
         None => {
             // Before-queue proxy: "127.0.0.1:10025: text" (no brackets).
@@ -133,10 +128,7 @@ pub fn parse<'a>(
                 if !initial.is_empty() {
                     line.sasl_payload = true;
                     let start = text_start + (rest.len() - initial.len());
-                    *redaction = Some(Redaction {
-                        start,
-                        end: body.len(),
-                    });
+                    *redaction = Some(Redaction { start, end: body.len() });
                 }
             }
             Some(v) => {
@@ -204,18 +196,16 @@ pub fn is_debug(body: &str) -> bool {
     PHRASES.iter().any(|p| body.starts_with(p))
         || body.starts_with("auto_clnt")
         || body.ends_with(" <<<")
+        // "before input_transp_cleanup: cleanup flags = ..." and its "after" twin.
+        || ((body.starts_with("before ") || body.starts_with("after "))
+            && body.contains(": ")
+            && body.contains(" = "))
 }
 
 /// Secrets in verbose internals: `init_response <b64>` and the base64 answers
 /// the SASL glue echoes. A debug line is noise, so hiding too much is the safe error.
 pub fn debug_redaction(body: &str) -> Option<Redaction> {
-    for key in [
-        "init_response ",
-        "response ",
-        "challenge ",
-        "uncoded ",
-        "decoded ",
-    ] {
+    for key in ["init_response ", "response ", "challenge ", "uncoded ", "decoded "] {
         if let Some(i) = body.find(key) {
             let start = i + key.len();
             let rest = &body[start..];
@@ -258,12 +248,7 @@ mod tests {
         let c = parse("< s72[72.38.252.2]: EHLO User", ChatSide::Received, &mut r).unwrap();
         assert!(c.from_client);
         assert_eq!((c.verb, c.args), (Some("EHLO"), "User"));
-        let c = parse(
-            "> s72[72.38.252.2]: 250-STARTTLS",
-            ChatSide::Received,
-            &mut r,
-        )
-        .unwrap();
+        let c = parse("> s72[72.38.252.2]: 250-STARTTLS", ChatSide::Received, &mut r).unwrap();
         assert!(!c.from_client);
         assert_eq!(c.reply.unwrap().text, "STARTTLS");
         assert!(r.is_none());
@@ -292,12 +277,7 @@ mod tests {
     #[test]
     fn proxy_lines_are_not_client_traffic() {
         let mut r = None;
-        let c = parse(
-            "> 127.0.0.1:10025: MAIL FROM:<a@b>",
-            ChatSide::Received,
-            &mut r,
-        )
-        .unwrap();
+        let c = parse("> 127.0.0.1:10025: MAIL FROM:<a@b>", ChatSide::Received, &mut r).unwrap();
         assert!(c.peer.is_none());
         assert!(!c.from_client);
     }
@@ -306,12 +286,8 @@ mod tests {
     fn debug_shapes() {
         assert!(is_debug("match_string: mynetworks ~? debug_peer_list"));
         assert!(is_debug("send attr request = open"));
-        assert!(is_debug(
-            "unverified_sender_tempfail_action = defer_if_permit"
-        ));
-        assert!(is_debug(
-            "private/proxymap socket: wanted attribute: status"
-        ));
+        assert!(is_debug("unverified_sender_tempfail_action = defer_if_permit"));
+        assert!(is_debug("private/proxymap socket: wanted attribute: status"));
         assert!(!is_debug("connect from x[1.2.3.4]"));
         assert!(!is_debug("3F2A81C0B4: client=x[1.2.3.4]"));
         let b = "xsasl_dovecot_server_first: sasl_method PLAIN, init_response AGFsaWNlAHNlY3JldA==";

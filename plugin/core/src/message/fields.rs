@@ -32,10 +32,7 @@ pub fn peer(s: &str) -> Option<(Peer<'_>, &str)> {
     let mut rest = &s[close + 1..];
     let mut port = None;
     if let Some(after) = rest.strip_prefix(':') {
-        let end = after
-            .bytes()
-            .position(|b| !b.is_ascii_digit())
-            .unwrap_or(after.len());
+        let end = after.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(after.len());
         if end > 0 {
             port = after[..end].parse().ok();
             rest = &after[end..];
@@ -62,16 +59,13 @@ pub fn is_queue_id(s: &str) -> bool {
     if b.len() < 6 || b.len() > 32 {
         return false;
     }
-    if b.iter()
-        .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
-    {
+    if b.iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c)) {
         return true;
     }
     // Long form: >= 10 base-52 chars, 'z', then base-51 inode (no 'z').
     match memchr::memrchr(b'z', b) {
         Some(z) if z >= 10 && z + 1 < b.len() => {
-            b[..z].iter().all(|c| LONG_ID.contains(c))
-                && b[z + 1..].iter().all(|c| LONG_ID.contains(c) && *c != b'z')
+            b[..z].iter().all(|c| LONG_ID.contains(c)) && b[z + 1..].iter().all(|c| LONG_ID.contains(c) && *c != b'z')
         }
         _ => false,
     }
@@ -225,10 +219,7 @@ mod tests {
         assert!(is_queue_id("4Q1ZmK3kH1zJrw"));
         assert!(!is_queue_id("match_string"));
         assert!(!is_queue_id("warning"));
-        assert_eq!(
-            queue_prefix("NOQUEUE: reject: x"),
-            Some((None, "reject: x"))
-        );
+        assert_eq!(queue_prefix("NOQUEUE: reject: x"), Some((None, "reject: x")));
         assert_eq!(
             queue_prefix("3F2A81C0B4: client=x"),
             Some((Some("3F2A81C0B4"), "client=x"))

@@ -67,8 +67,8 @@ pub struct VerbCount {
 
 /// Verbs that may appear in disconnect statistics, in smtpd's order.
 pub const STAT_VERBS: [&str; 19] = [
-    "helo", "ehlo", "xclient", "xforward", "starttls", "auth", "mail", "rcpt", "data", "bdat",
-    "rset", "noop", "vrfy", "etrn", "quit", "help", "unknown", "expn", "commands",
+    "helo", "ehlo", "xclient", "xforward", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset", "noop", "vrfy",
+    "etrn", "quit", "help", "unknown", "expn", "commands",
 ];
 
 /// Disconnect statistics: per-verb counts plus notes such as `bare_lf`.
@@ -403,10 +403,8 @@ pub fn parse<'a>(daemon: &str, text: &'a str) -> Parsed<'a> {
         "postscreen" => postscreen::parse(severity, body),
         "smtp" | "lmtp" => queue::parse_client(severity, body, &mut redaction),
         "tlsproxy" => postscreen::parse_tlsproxy(body),
-        "cleanup" | "qmgr" | "nqmgr" | "oqmgr" | "local" | "virtual" | "pipe" | "bounce"
-        | "defer" | "trace" | "error" | "retry" | "discard" | "pickup" | "postsuper" | "verify" => {
-            queue::parse(daemon, severity, body)
-        }
+        "cleanup" | "qmgr" | "nqmgr" | "oqmgr" | "local" | "virtual" | "pipe" | "bounce" | "defer" | "trace"
+        | "error" | "retry" | "discard" | "pickup" | "postsuper" | "verify" => queue::parse(daemon, severity, body),
         "anvil" => queue::parse_anvil(body),
         "dnsblog" => queue::parse_dnsblog(body),
         "master" | "postfix-script" | "postlog" | "postlogd" | "postfix" => Message::Service(body),
@@ -440,11 +438,7 @@ fn split_severity(text: &str) -> (Severity, &str) {
 
 /// What no daemon-specific parser took: TLS library lines (any daemon),
 /// diagnostics, verbose internals.
-fn fallback<'a>(
-    severity: Severity,
-    body: &'a str,
-    redaction: &mut Option<Redaction>,
-) -> Message<'a> {
+fn fallback<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redaction>) -> Message<'a> {
     if let Some(m) = tls::parse(severity, body) {
         return m;
     }

@@ -29,6 +29,10 @@ pub(super) fn parse(severity: Severity, body: &str) -> Message<'_> {
             return Message::Chat(c);
         }
     }
+    if body.starts_with("cache ") {
+        // "cache btree:/var/lib/postfix/postscreen_cache full cleanup: retained=0 dropped=0 entries"
+        return Message::Service(body);
+    }
     if let Some(s) = parse_screen(body) {
         return Message::Screen(s);
     }
@@ -121,10 +125,7 @@ fn parse_screen(body: &str) -> Option<Screen<'_>> {
         }
         "DENYLISTED" | "BLACKLISTED" => screen("denylisted", Some(fields::peer_exact(rest)?)),
         "ALLOWLISTED" | "WHITELISTED" => screen("allowlisted", Some(fields::peer_exact(rest)?)),
-        "ALLOWLIST" | "WHITELIST" => screen(
-            "allowlist_veto",
-            Some(fields::peer_exact(rest.strip_prefix("VETO ")?)?),
-        ),
+        "ALLOWLIST" | "WHITELIST" => screen("allowlist_veto", Some(fields::peer_exact(rest.strip_prefix("VETO ")?)?)),
         "NOQUEUE:" => {
             let r = rest.strip_prefix("reject: CONNECT from ")?;
             let (c, tail) = client(r)?;
@@ -184,9 +185,8 @@ pub(super) fn parse_tlsproxy(body: &str) -> Message<'_> {
     match head {
         "CONNECT" => {
             let r = rest.split_once(' ').map_or(rest, |(_, r)| r);
-            fields::peer(r.trim_start_matches("from ")).map_or(Message::Unparsed, |(c, _)| {
-                Message::Screen(screen("connect", Some(c)))
-            })
+            fields::peer(r.trim_start_matches("from "))
+                .map_or(Message::Unparsed, |(c, _)| Message::Screen(screen("connect", Some(c))))
         }
         "DISCONNECT" => fields::peer(rest).map_or(Message::Unparsed, |(c, _)| {
             Message::Screen(screen("disconnect", Some(c)))
@@ -207,10 +207,7 @@ mod tests {
         );
         match m {
             Message::Screen(s) => {
-                assert_eq!(
-                    (s.action, s.count, s.seconds),
-                    ("pregreet", Some(11), Some(0.13))
-                );
+                assert_eq!((s.action, s.count, s.seconds), ("pregreet", Some(11), Some(0.13)));
                 assert_eq!(s.client.unwrap().port, Some(52814));
                 assert_eq!(s.detail, Some("EHLO User\\r\\n"));
             }
@@ -227,10 +224,7 @@ mod tests {
         }
         assert!(matches!(
             parse(Severity::Info, "PASS NEW [192.0.2.7]:1"),
-            Message::Screen(Screen {
-                action: "pass_new",
-                ..
-            })
+            Message::Screen(Screen { action: "pass_new", .. })
         ));
         assert!(matches!(parse_policy("NOQUEUE: reject: RCPT from [192.0.2.7]:52814: 450 4.3.2 Service currently unavailable; from=<a@b>, to=<c@d>, proto=ESMTP, helo=<x>"), Some(Message::Policy { .. })));
     }

@@ -7,11 +7,7 @@ use super::fields;
 use super::{Delivery, Message, Severity};
 
 /// smtp/lmtp: the client trace runs the other way (`>` is what Postfix sent as client).
-pub(super) fn parse_client<'a>(
-    severity: Severity,
-    body: &'a str,
-    redaction: &mut Option<Redaction>,
-) -> Message<'a> {
+pub(super) fn parse_client<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redaction>) -> Message<'a> {
     if severity == Severity::Info && (body.starts_with('<') || body.starts_with('>')) {
         if let Some(c) = chat::parse(body, ChatSide::Sent, redaction) {
             return Message::Chat(c);
@@ -33,9 +29,7 @@ pub(super) fn parse<'a>(daemon: &str, severity: Severity, body: &'a str) -> Mess
         return Message::Unparsed;
     }
     if rest.starts_with("to=<") {
-        return parse_delivery(rest).map_or(Message::QueueNote(qid, rest), |d| {
-            Message::Delivery(qid, Box::new(d))
-        });
+        return parse_delivery(rest).map_or(Message::QueueNote(qid, rest), |d| Message::Delivery(qid, Box::new(d)));
     }
     if let Some(from) = rest.strip_prefix("from=<") {
         let (sender, tail) = match from.find(">, ") {
@@ -185,26 +179,14 @@ pub(super) fn parse_anvil(body: &str) -> Message<'_> {
     else {
         return Message::Unparsed;
     };
-    let metric_len: usize = words[..vi]
-        .iter()
-        .map(|w| w.len() + 1)
-        .sum::<usize>()
-        .saturating_sub(1);
+    let metric_len: usize = words[..vi].iter().map(|w| w.len() + 1).sum::<usize>().saturating_sub(1);
     let metric = &rest[..metric_len];
-    let value = words[vi]
-        .split('/')
-        .next()
-        .and_then(fields::num)
-        .unwrap_or(0);
+    let value = words[vi].split('/').next().and_then(fields::num).unwrap_or(0);
     let ident = rest.find("for (").and_then(|i| {
         let r = &rest[i + 5..];
         r.find(')').map(|e| &r[..e])
     });
-    Message::Anvil {
-        metric,
-        value,
-        ident,
-    }
+    Message::Anvil { metric, value, ident }
 }
 
 /// dnsblog: `addr 192.0.2.7 listed by domain zen.spamhaus.org as 127.0.0.4`.
@@ -212,11 +194,7 @@ pub(super) fn parse_dnsblog(body: &str) -> Message<'_> {
     let parsed = body.strip_prefix("addr ").and_then(|r| {
         let (addr, r) = r.split_once(" listed by domain ")?;
         let (domain, result) = r.split_once(" as ")?;
-        Some(Message::Dnsbl {
-            addr,
-            domain,
-            result,
-        })
+        Some(Message::Dnsbl { addr, domain, result })
     });
     parsed.unwrap_or(Message::Unparsed)
 }
@@ -228,9 +206,7 @@ mod tests {
     #[test]
     fn delivery_lines() {
         let m = parse("smtp", Severity::Info, "4Q1ZmK3kH1zJrw: to=<bob@example.net>, orig_to=<b@x>, relay=mx.example.net[203.0.113.5]:25, conn_use=2, delay=0.31, delays=0.05/0.01/0.12/0.13, tls=may, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 3F2A81C0B4)");
-        let Message::Delivery(qid, d) = m else {
-            panic!("{m:?}")
-        };
+        let Message::Delivery(qid, d) = m else { panic!("{m:?}") };
         assert_eq!(qid, "4Q1ZmK3kH1zJrw");
         assert_eq!(
             (d.to, d.orig_to, d.status, d.dsn),
@@ -292,9 +268,7 @@ mod tests {
     #[test]
     fn anvil_and_dnsblog() {
         assert!(matches!(
-            parse_anvil(
-                "statistics: max connection rate 3/60s for (smtp:192.0.2.7) at Nov 26 16:06:09"
-            ),
+            parse_anvil("statistics: max connection rate 3/60s for (smtp:192.0.2.7) at Nov 26 16:06:09"),
             Message::Anvil {
                 metric: "connection rate",
                 value: 3,

@@ -6,11 +6,7 @@ use super::chat::{self, ChatSide, Redaction};
 use super::fields::{self, Peer};
 use super::{DisconnectStats, EndReason, Message, Policy, Severity, VerbCount, STAT_VERBS};
 
-pub(super) fn parse<'a>(
-    severity: Severity,
-    body: &'a str,
-    redaction: &mut Option<Redaction>,
-) -> Message<'a> {
+pub(super) fn parse<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redaction>) -> Message<'a> {
     let Some(&first) = body.as_bytes().first() else {
         return Message::Unparsed;
     };
@@ -48,11 +44,7 @@ pub(super) fn parse<'a>(
                 if let Some((stage, rest)) = rest.split_once(" from ") {
                     if let Some((client, data)) = fields::peer(rest) {
                         let data = data.strip_prefix(": ").unwrap_or(data);
-                        return Message::ImproperPipelining {
-                            stage,
-                            client,
-                            data,
-                        };
+                        return Message::ImproperPipelining { stage, client, data };
                     }
                 }
             }
@@ -198,11 +190,7 @@ pub(super) fn parse_stats(s: &str) -> Option<DisconnectStats> {
     for item in s.split(' ') {
         let (key, value) = item.split_once('=')?;
         if key == "notes" {
-            stats.notes = Some(if value == "bare_lf" {
-                "bare_lf"
-            } else {
-                "other"
-            });
+            stats.notes = Some(if value == "bare_lf" { "bare_lf" } else { "other" });
             continue;
         }
         let verb = STAT_VERBS.iter().copied().find(|v| *v == key)?;
@@ -305,10 +293,7 @@ mod tests {
             }
             m => panic!("{m:?}"),
         }
-        assert!(matches!(
-            p("disconnect from x[1.2.3.4]"),
-            Message::Disconnect(_, None)
-        ));
+        assert!(matches!(p("disconnect from x[1.2.3.4]"), Message::Disconnect(_, None)));
         match p("NOQUEUE: lost connection after DATA (1234 bytes) from unknown[192.0.2.7]") {
             Message::SessionEnd {
                 queue_id: None,
@@ -339,8 +324,15 @@ mod tests {
             }
             m => panic!("{m:?}"),
         }
-        match p("warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=info@lab.test") {
-            Message::SaslFailure { mechanism: "LOGIN", reason: Some("UGFzc3dvcmQ6"), username: Some("info@lab.test"), .. } => {}
+        match p(
+            "warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=info@lab.test",
+        ) {
+            Message::SaslFailure {
+                mechanism: "LOGIN",
+                reason: Some("UGFzc3dvcmQ6"),
+                username: Some("info@lab.test"),
+                ..
+            } => {}
             m => panic!("{m:?}"),
         }
         assert!(matches!(
