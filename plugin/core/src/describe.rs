@@ -512,6 +512,7 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             EventKind::Anvil
         }
         Message::Service(_) => EventKind::Service,
+        Message::Notice(_) => EventKind::Notice,
         Message::Debug => EventKind::Debug,
         Message::Diagnostic { client, .. } => {
             if let Some(c) = client {

@@ -433,6 +433,8 @@ pub enum EventKind {
     Anvil,
     /// master / postfix-script / postlog lifecycle lines.
     Service,
+    /// A known informational line without fields of its own.
+    Notice,
     /// A warning no specific parser took.
     Warning,
     /// An error, fatal or panic line.
@@ -482,6 +484,7 @@ impl EventKind {
             Dnsbl => "dnsbl",
             Anvil => "anvil",
             Service => "service",
+            Notice => "notice",
             Warning => "warning",
             Error => "error",
             Debug => "debug",

@@ -317,6 +317,9 @@ pub enum Message<'a> {
     },
     /// master, postfix-script, postlog, postsuper lifecycle and other daemon lines.
     Service(&'a str),
+    /// A known informational line that carries no fields of its own (TLS
+    /// cache chatter, compatibility notes, `discarding EHLO keywords`, ...).
+    Notice(&'a str),
     /// A verbose internal line (`match_string: ...`, `send attr ...`).
     Debug,
     /// A warning/error/fatal/panic line no specific parser took.
@@ -436,6 +439,43 @@ fn split_severity(text: &str) -> (Severity, &str) {
     (Severity::Info, text)
 }
 
+/// Informational lines recognised by their opening words.
+const NOTICES: [&str; 33] = [
+    "discarding EHLO keywords",
+    "bare <LF> received",
+    "proxy-",
+    "open ",
+    "close ",
+    "subject=",
+    "issuer=",
+    "initializing the ",
+    "SSL3 alert ",
+    "EGD server ",
+    "cannot read ",
+    "cannot write ",
+    "cannot load ",
+    "cannot set ",
+    "tls_proxy_client_tlsa_scan ",
+    "write ",
+    "read ",
+    "put ",
+    "delete ",
+    "lookup ",
+    "looking for session ",
+    "reloaded session ",
+    "save session ",
+    "remove session ",
+    "TLS SNI ",
+    "SSL_set_fd error",
+    "using backwards-compatible default setting",
+    "using using backwards-compatible",
+    "Host offered STARTTLS",
+    "host ",
+    "SMTPS wrappermode",
+    "table ",
+    "TLS support is not compiled",
+];
+
 /// What no daemon-specific parser took: TLS library lines (any daemon),
 /// diagnostics, verbose internals.
 fn fallback<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redaction>) -> Message<'a> {
@@ -445,6 +485,9 @@ fn fallback<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redact
     if severity != Severity::Info {
         let client = fields::peer(body).and_then(|(p, rest)| rest.starts_with(": ").then_some(p));
         return Message::Diagnostic { client, text: body };
+    }
+    if NOTICES.iter().any(|p| body.starts_with(p)) {
+        return Message::Notice(body);
     }
     if chat::is_debug(body) {
         *redaction = chat::debug_redaction(body);

@@ -185,10 +185,11 @@ pub(super) fn parse_tlsproxy(body: &str) -> Message<'_> {
     match head {
         "CONNECT" => {
             let r = rest.split_once(' ').map_or(rest, |(_, r)| r);
-            fields::peer(r.trim_start_matches("from "))
-                .map_or(Message::Unparsed, |(c, _)| Message::Screen(screen("connect", Some(c))))
+            fields::peer(r.trim_start_matches("from ")).map_or(Message::Notice(body), |(c, _)| {
+                Message::Screen(screen("connect", Some(c)))
+            })
         }
-        "DISCONNECT" => fields::peer(rest).map_or(Message::Unparsed, |(c, _)| {
+        "DISCONNECT" => fields::peer(rest).map_or(Message::Notice(body), |(c, _)| {
             Message::Screen(screen("disconnect", Some(c)))
         }),
         _ => Message::Unparsed,
