@@ -1,0 +1,92 @@
+//! postfix-enrich as a Fluent Bit `filter_wasm` module (wasm32-wasip1).
+//!
+//! The module exports ONE filter function, [`postfix_enrich`] (set
+//! `Function_Name postfix_enrich`), plus wasi-libc's `malloc` and `free`
+//! (exported by build.rs) so that Fluent Bit copies each tag and record
+//! into the module's own heap instead of WAMR's small app heap.
+//!
+//! Fluent Bit keeps one module instance per `[FILTER]` for its whole life,
+//! so one static [`filter::Filter`] (one core `Enricher`) keeps session
+//! context across records and chunks, within the core's caps.
+//!
+//! Traps are the enemy here: Fluent Bit drops a record whose call traps,
+//! and wasm32 has no unwinding, so `catch_unwind` cannot help (a panic is a
+//! trap). Instead every path is panic-free and every host input is checked
+//! (null or out-of-bounds record pointers). See ../README.md for the rules.
+
+pub mod filter;
+pub mod json;
+
+#[cfg(target_arch = "wasm32")]
+mod exports {
+    use std::cell::{Cell, UnsafeCell};
+
+    use crate::filter::{Filter, NULL_RECORD};
+
+    /// The filter's state. wasm32-wasip1 modules are single-threaded (no
+    /// shared memory), so a plain cell is enough; a `Mutex` would be worse:
+    /// if a call ever trapped while holding it, every later call would
+    /// find it locked and trap too.
+    struct Global {
+        filter: UnsafeCell<Option<Filter>>,
+        /// Set during a call: still set on entry means the last call trapped
+        /// half-way, so its state is not trusted.
+        busy: Cell<bool>,
+    }
+
+    // SAFETY: the target has no threads; Fluent Bit calls one function at a time per instance.
+    unsafe impl Sync for Global {}
+
+    static STATE: Global = Global {
+        filter: UnsafeCell::new(None),
+        busy: Cell::new(false),
+    };
+
+    /// Bytes of linear memory, to refuse record pointers outside it.
+    fn memory_len() -> usize {
+        core::arch::wasm32::memory_size::<0>().saturating_mul(65536)
+    }
+
+    /// The Fluent Bit filter: enriches the record's Postfix line and returns
+    /// a pointer to the new record (NUL-terminated JSON text) that stays
+    /// valid until the next call. Never traps, never returns invalid JSON.
+    ///
+    /// # Safety
+    /// Called by the host with `rec_ptr..rec_ptr+rec_len` inside linear
+    /// memory (checked anyway).
+    #[no_mangle]
+    pub unsafe extern "C" fn postfix_enrich(
+        _tag_ptr: *const u8,
+        _tag_len: u32,
+        _time_sec: u32,
+        _time_nsec: u32,
+        rec_ptr: *const u8,
+        rec_len: u32,
+    ) -> *const u8 {
+        if rec_ptr.is_null() {
+            return NULL_RECORD.as_ptr();
+        }
+        let len = rec_len as usize;
+        match (rec_ptr as usize).checked_add(len) {
+            Some(end) if end <= memory_len() => {}
+            _ => return NULL_RECORD.as_ptr(),
+        }
+        // SAFETY: non-null and inside linear memory (checked above).
+        let record = unsafe { std::slice::from_raw_parts(rec_ptr, len) };
+        // SAFETY: single-threaded; no other reference to the state exists
+        // while this call runs (the host does not re-enter the module).
+        let slot = unsafe { &mut *STATE.filter.get() };
+        if STATE.busy.replace(true) {
+            // The previous call trapped mid-way: start over with a fresh
+            // context. The old one is leaked, not dropped, since its
+            // invariants may be broken.
+            if let Some(old) = slot.take() {
+                std::mem::forget(old);
+            }
+        }
+        let filter = slot.get_or_insert_with(Filter::default);
+        let out = filter.process(record).as_ptr();
+        STATE.busy.set(false);
+        out
+    }
+}
