@@ -14,23 +14,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("vector/event.proto").display()
-    );
+    println!("cargo:rerun-if-changed={}", root.join("vector/event.proto").display());
 
     let fds = protox::compile(&files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(
-        out.join("descriptor.bin"),
-        prost::Message::encode_to_vec(&fds),
-    )?;
+    std::fs::write(out.join("descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
 
     tonic_prost_build::configure()
         // Vector's `event` package is hand-written (src/vector/wire.rs) so the
         // relay can carry metrics, traces and metadata as opaque bytes:
         // decoding them would drop fields this build does not know.
         .extern_path(".event", "crate::vector::wire")
+        // Proper status codes for oversized and malformed requests (src/codec.rs).
+        .codec_path("crate::codec::Codec")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -34,6 +34,6 @@ pub mod pb {
         tonic::include_proto!("vector");
     }
     /// Encoded `FileDescriptorSet` of everything above, for server reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 }
+pub use serve::{serve, serve_with_config, ServeArgs};

@@ -1,2 +1,248 @@
-//! stub
+//! Vector's native protocol: the relay stage (`vector.Vector` served by the
+//! sidecar, forwarding to a Vector `vector` source) and the conversion of an
+//! enriched [`Event`] into Vector's dynamic values (also used by the exporter).
+//!
+//! Context choice: one [`Enricher`] shared by all concurrent `PushEvents`
+//! calls, behind a mutex taken once per batch. The core keys smtpd state by
+//! host+program+pid (and postscreen by client address), so lines of different
+//! hosts and processes interleaving across batches do not disturb each other;
+//! what one lock per batch buys over a per-host shard map is simplicity, and
+//! on a sidecar the lock is held only for the CPU work of enrichment, while
+//! decoding, encoding and the downstream call run outside it in parallel.
+
 pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use postfix_enrich_core::{Enricher, Event};
+use tonic::transport::Channel;
+use tonic::{Code, Request, Response, Status};
+
+use crate::metrics::{Method, METRICS};
+use crate::pb::vector::{
+    vector_client::VectorClient, vector_server, HealthCheckRequest, HealthCheckResponse, PushEventsRequest,
+    PushEventsResponse, ServingStatus,
+};
+use wire::value::Kind;
+use wire::{event_wrapper, Value, ValueArray, ValueMap};
+
+/// A JSON value as a Vector value.
+fn from_json(v: serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    Value::of(match v {
+        J::Null => Kind::Null(wire::ValueNull::NullValue as i32),
+        J::Bool(b) => Kind::Boolean(b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Kind::Integer(i),
+            None => Kind::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Kind::RawBytes(Bytes::from(s)),
+        J::Array(a) => Kind::Array(ValueArray {
+            items: a.into_iter().map(from_json).collect(),
+        }),
+        J::Object(m) => Kind::Map(ValueMap {
+            fields: m.into_iter().map(|(k, v)| (k, from_json(v))).collect(),
+        }),
+    })
+}
+
+/// The fields of `ev` as Vector values: the nested JSON Event, field for
+/// field, except that `@timestamp` is a native timestamp so that Vector sinks
+/// format it as a time.
+pub fn event_fields(ev: &Event<'_>) -> HashMap<String, Value> {
+    let serde_json::Value::Object(map) = serde_json::to_value(ev).expect("event serializes") else {
+        unreachable!("an Event serializes as an object")
+    };
+    let mut out: HashMap<String, Value> = map.into_iter().map(|(k, v)| (k, from_json(v))).collect();
+    if let Some(t) = &ev.timestamp {
+        out.insert(
+            "@timestamp".to_owned(),
+            Value::of(Kind::Timestamp(crate::convert::timestamp(t))),
+        );
+    }
+    out
+}
+
+/// Merges `src` into `dst`: objects merge key by key, anything else in `src`
+/// replaces what `dst` had (the enriched fields win; other fields stay).
+pub fn merge(dst: &mut HashMap<String, Value>, src: HashMap<String, Value>) {
+    use std::collections::hash_map::Entry;
+    for (k, v) in src {
+        match dst.entry(k) {
+            Entry::Occupied(mut o) => match (o.get_mut(), v) {
+                (
+                    Value {
+                        kind: Some(Kind::Map(old)),
+                    },
+                    Value {
+                        kind: Some(Kind::Map(new)),
+                    },
+                ) => merge(&mut old.fields, new.fields),
+                (slot, v) => *slot = v,
+            },
+            Entry::Vacant(e) => {
+                e.insert(v);
+            }
+        }
+    }
+}
+
+/// Enriches one log event in place from its `field`; false when the event has
+/// no such string field (then it is left untouched).
+fn enrich_log(enricher: &mut Enricher, log: &mut wire::Log, field: &str, max_line: usize) -> bool {
+    if log.value.is_some() {
+        return false; // a non-object root has no fields to merge into
+    }
+    let line = match log.fields.get(field) {
+        Some(Value {
+            kind: Some(Kind::RawBytes(b)),
+        }) if b.len() <= max_line => b.clone(),
+        _ => return false,
+    };
+    let ev = enricher.enrich(&line);
+    METRICS.observe_event(&ev);
+    let fields = event_fields(&ev);
+    merge(&mut log.fields, fields);
+    true
+}
+
+/// The relay: `vector.Vector` in, enriched, `vector.Vector` out.
+pub struct Relay {
+    enricher: Mutex<Enricher>,
+    field: String,
+    max_line_bytes: usize,
+    call_timeout: Duration,
+    downstream: VectorClient<Channel>,
+    downstream_addr: String,
+}
+
+impl Relay {
+    /// A relay enriching `field` and forwarding to the Vector source at `addr`
+    /// (`host:port`). The connection is made lazily and re-made after failures.
+    pub fn new(
+        enricher: Enricher,
+        field: String,
+        max_line_bytes: usize,
+        call_timeout: Duration,
+        addr: &str,
+    ) -> anyhow::Result<Self> {
+        let channel = Channel::from_shared(format!("http://{addr}"))?
+            .connect_timeout(Duration::from_secs(2))
+            .connect_lazy();
+        Ok(Relay {
+            enricher: Mutex::new(enricher),
+            field,
+            max_line_bytes,
+            call_timeout,
+            downstream: VectorClient::new(channel).max_decoding_message_size(usize::MAX),
+            downstream_addr: addr.to_owned(),
+        })
+    }
+
+    fn enrich_batch(&self, req: &mut PushEventsRequest) {
+        let mut enricher = self.enricher.lock().unwrap_or_else(|p| p.into_inner());
+        let dropped_before = enricher.stats().dropped();
+        for w in &mut req.events {
+            let enriched = match &mut w.event {
+                Some(event_wrapper::Event::Log(log)) => {
+                    enrich_log(&mut enricher, log, &self.field, self.max_line_bytes)
+                }
+                _ => false,
+            };
+            if !enriched {
+                METRICS.relay_passthrough.fetch_add(1, Relaxed);
+            }
+        }
+        let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
+        METRICS.evictions.fetch_add(dropped, Relaxed);
+    }
+}
+
+#[tonic::async_trait]
+impl vector_server::Vector for Relay {
+    async fn push_events(&self, request: Request<PushEventsRequest>) -> Result<Response<PushEventsResponse>, Status> {
+        let start = Instant::now();
+        let mut req = request.into_inner();
+        let n = req.events.len() as u64;
+        self.enrich_batch(&mut req);
+        let mut client = self.downstream.clone();
+        let result = tokio::time::timeout(self.call_timeout, client.push_events(req)).await;
+        let status = match result {
+            Ok(Ok(_)) => {
+                METRICS.relay_forwarded.fetch_add(n, Relaxed);
+                METRICS.observe_latency(Method::PushEvents, start.elapsed());
+                return Ok(Response::new(PushEventsResponse {}));
+            }
+            // Anything transient becomes UNAVAILABLE, which Vector retries;
+            // the downstream's own refusals (bad data) are passed on as they are.
+            Ok(Err(st)) => match st.code() {
+                Code::InvalidArgument
+                | Code::NotFound
+                | Code::PermissionDenied
+                | Code::Unauthenticated
+                | Code::ResourceExhausted
+                | Code::Unimplemented => Status::new(
+                    st.code(),
+                    format!("downstream {}: {}", self.downstream_addr, st.message()),
+                ),
+                _ => Status::unavailable(format!(
+                    "downstream Vector {} unavailable ({:?}: {}); retry later",
+                    self.downstream_addr,
+                    st.code(),
+                    st.message()
+                )),
+            },
+            Err(_) => Status::deadline_exceeded(format!(
+                "downstream Vector {} did not answer within {:?} (--call-timeout)",
+                self.downstream_addr, self.call_timeout
+            )),
+        };
+        METRICS.relay_downstream_errors.fetch_add(1, Relaxed);
+        tracing::warn!(code = ?status.code(), "{}", status.message());
+        Err(status)
+    }
+
+    async fn health_check(
+        &self,
+        _request: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        Ok(Response::new(HealthCheckResponse {
+            status: ServingStatus::Serving as i32,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postfix_enrich_core::Config;
+
+    #[test]
+    fn enriched_fields_merge_and_others_stay() {
+        let mut log = wire::Log::default();
+        log.fields.insert(
+            "message".into(),
+            Value::string("Jun 19 16:27:21 mx postfix/smtpd[1]: connect from unknown[192.0.2.7]"),
+        );
+        log.fields.insert("source_type".into(), Value::string("file"));
+        let mut postfix = HashMap::new();
+        postfix.insert("mine".to_owned(), Value::of(Kind::Integer(1)));
+        log.fields
+            .insert("postfix".into(), Value::of(Kind::Map(ValueMap { fields: postfix })));
+        log.metadata_full = Some(Bytes::from_static(b"\x1a\x03abc"));
+        let mut e = Enricher::new(Config::default());
+        assert!(enrich_log(&mut e, &mut log, "message", 1 << 20));
+        assert_eq!(log.fields["source_type"], Value::string("file"));
+        let Some(Kind::Map(pf)) = &log.fields["postfix"].kind else {
+            panic!("postfix is a map")
+        };
+        assert_eq!(pf.fields["mine"], Value::of(Kind::Integer(1)));
+        assert_eq!(pf.fields["event"], Value::string("connect"));
+        assert!(pf.fields.contains_key("session_id"));
+        assert_eq!(log.metadata_full.as_deref(), Some(&b"\x1a\x03abc"[..]));
+    }
+}
