@@ -36,4 +36,5 @@ pub mod pb {
     /// Encoded `FileDescriptorSet` of everything above, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 }
+pub use export::{ExportArgs, ExportHandle, ExportReport, Exporter, Target};
 pub use serve::{serve, serve_with_config, ServeArgs};
