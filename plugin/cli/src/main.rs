@@ -35,6 +35,16 @@ struct Cli {
 enum Command {
     /// Per client address, its sessions as a short timeline with the verdict and its reasons.
     Explain(ExplainArgs),
+    /// gRPC sidecar: Enricher API, Vector transform stage (vector.Vector relay), health, reflection, metrics.
+    Serve(ServeCmd),
+}
+
+#[derive(Args)]
+struct ServeCmd {
+    #[command(flatten)]
+    serve: postfix_enrich_grpc::ServeArgs,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args)]
@@ -56,6 +66,8 @@ struct RunArgs {
     /// Only what each line alone says: no session ids, no queue links (verdicts from Postfix >= 3.0 disconnect statistics still appear).
     #[arg(long)]
     stateless: bool,
+    #[command(flatten)]
+    export: postfix_enrich_grpc::ExportArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -197,6 +209,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Explain(args)) => explain(args),
+        Some(Command::Serve(cmd)) => cmd
+            .common
+            .config()
+            .and_then(|config| postfix_enrich_grpc::serve_blocking(cmd.serve, config)),
         None => run(cli.run),
     };
     match result {
@@ -247,6 +263,7 @@ fn run(args: RunArgs) -> Result<()> {
     let mut buf = Vec::with_capacity(4096);
     let mut json = Vec::with_capacity(4096);
     let started = std::time::Instant::now();
+    let exporter = postfix_enrich_grpc::ExportHandle::start(&args.export)?;
     let mut emit = |line: &[u8], enricher: &mut Enricher, out: &mut dyn Write, totals: &mut Totals| -> io::Result<()> {
         totals.lines += 1;
         let ev = if args.stateless {
@@ -263,6 +280,12 @@ fn run(args: RunArgs) -> Result<()> {
         }
         if args.drop_debug && ev.postfix.event == EventKind::Debug {
             return Ok(());
+        }
+        if let Some(x) = &exporter {
+            totals.written += 1;
+            return x
+                .push(postfix_enrich_core::IntoStatic::into_static(ev))
+                .map_err(io::Error::other);
         }
         json.clear();
         if args.flat {
@@ -305,6 +328,17 @@ fn run(args: RunArgs) -> Result<()> {
         bar.finish_and_clear();
     }
     out.flush()?;
+    if let Some(x) = exporter {
+        let report = x.finish();
+        eprintln!("postfix-enrich: export: {report}");
+        if report.undelivered > 0 {
+            bail!(
+                "{} events were not delivered to {}",
+                report.undelivered,
+                args.export.export.as_deref().unwrap_or("")
+            );
+        }
+    }
     if !args.common.quiet {
         let s = enricher.stats();
         let secs = started.elapsed().as_secs_f64().max(1e-9);

@@ -37,4 +37,4 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 }
 pub use export::{ExportArgs, ExportHandle, ExportReport, Exporter, Target};
-pub use serve::{serve, serve_with_config, ServeArgs};
+pub use serve::{serve, serve_blocking, serve_with_config, ServeArgs};

@@ -197,3 +197,12 @@ pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Resul
     tracing::info!("stopped");
     Ok(())
 }
+
+/// [`serve_with_config`] on its own multi-threaded runtime, for synchronous callers (the CLI).
+pub fn serve_blocking(args: ServeArgs, config: Config) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(serve_with_config(args, config))
+}
