@@ -39,9 +39,7 @@ fn secrets() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let label: serde_json::Value = serde_json::from_str(line).expect("label is JSON");
-        let list = label["secrets"]
-            .as_array()
-            .expect("every label has a secrets list");
+        let list = label["secrets"].as_array().expect("every label has a secrets list");
         for s in list {
             let s = s.as_str().expect("secret is a string");
             out.insert(s.to_owned());
@@ -71,10 +69,7 @@ fn logged_secrets(secrets: &BTreeSet<String>) -> BTreeSet<String> {
 fn assert_clean(json: &[u8], secrets: &BTreeSet<String>, what: &str) {
     let text = std::str::from_utf8(json).expect("encoder writes UTF-8");
     for s in secrets {
-        assert!(
-            !text.contains(s.as_str()),
-            "{what}: secret {s:?} leaked in {text}"
-        );
+        assert!(!text.contains(s.as_str()), "{what}: secret {s:?} leaked in {text}");
     }
 }
 
@@ -92,10 +87,7 @@ fn the_recording_logs_secrets_at_all() {
     let secrets = secrets();
     // JSON escaping would hide a leak from a plain substring search.
     for s in &secrets {
-        assert!(
-            !s.contains(['"', '\\']) && !s.chars().any(char::is_control),
-            "{s:?}"
-        );
+        assert!(!s.contains(['"', '\\']) && !s.chars().any(char::is_control), "{s:?}");
     }
     let logged = logged_secrets(&secrets);
     for expected in [
