@@ -9,23 +9,31 @@
 //! what one lock per batch buys over a per-host shard map is simplicity, and
 //! on a sidecar the lock is held only for the CPU work of enrichment, while
 //! decoding, encoding and the downstream call run outside it in parallel.
+//!
+//! Retries: Vector re-sends a batch the relay refused (downstream down). Re-
+//! enriching it would feed the same lines to the context twice (a session
+//! seen to connect twice, commands counted twice), so a refused batch is kept,
+//! enriched, under a hash of its encoded form (deterministic: maps are
+//! BTreeMaps, so equal batches encode equally), and a re-sent identical batch is
+//! forwarded from there instead ([`RETRY_CACHE`] batches at most).
 
 pub mod wire;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use postfix_enrich_core::{Enricher, Event};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 use crate::metrics::{Method, METRICS};
 use crate::pb::vector::{
-    vector_client::VectorClient, vector_server, HealthCheckRequest, HealthCheckResponse, PushEventsRequest,
-    PushEventsResponse, ServingStatus,
+    vector_server, HealthCheckRequest, HealthCheckResponse, PushEventsRequest, PushEventsResponse, ServingStatus,
 };
 use wire::value::Kind;
 use wire::{event_wrapper, Value, ValueArray, ValueMap};
@@ -53,11 +61,11 @@ fn from_json(v: serde_json::Value) -> Value {
 /// The fields of `ev` as Vector values: the nested JSON Event, field for
 /// field, except that `@timestamp` is a native timestamp so that Vector sinks
 /// format it as a time.
-pub fn event_fields(ev: &Event<'_>) -> HashMap<String, Value> {
+pub fn event_fields(ev: &Event<'_>) -> BTreeMap<String, Value> {
     let serde_json::Value::Object(map) = serde_json::to_value(ev).expect("event serializes") else {
         unreachable!("an Event serializes as an object")
     };
-    let mut out: HashMap<String, Value> = map.into_iter().map(|(k, v)| (k, from_json(v))).collect();
+    let mut out: BTreeMap<String, Value> = map.into_iter().map(|(k, v)| (k, from_json(v))).collect();
     if let Some(t) = &ev.timestamp {
         out.insert(
             "@timestamp".to_owned(),
@@ -69,8 +77,8 @@ pub fn event_fields(ev: &Event<'_>) -> HashMap<String, Value> {
 
 /// Merges `src` into `dst`: objects merge key by key, anything else in `src`
 /// replaces what `dst` had (the enriched fields win; other fields stay).
-pub fn merge(dst: &mut HashMap<String, Value>, src: HashMap<String, Value>) {
-    use std::collections::hash_map::Entry;
+pub fn merge(dst: &mut BTreeMap<String, Value>, src: BTreeMap<String, Value>) {
+    use std::collections::btree_map::Entry;
     for (k, v) in src {
         match dst.entry(k) {
             Entry::Occupied(mut o) => match (o.get_mut(), v) {
@@ -110,14 +118,54 @@ fn enrich_log(enricher: &mut Enricher, log: &mut wire::Log, field: &str, max_lin
     true
 }
 
+/// Refused batches kept enriched for Vector's retry.
+pub const RETRY_CACHE: usize = 32;
+
+/// An enriched batch shared by the downstream call and the retry cache, so
+/// keeping it for a retry costs no copy.
+#[derive(Debug, Clone, Default)]
+struct SharedBatch(Arc<PushEventsRequest>);
+
+impl prost::Message for SharedBatch {
+    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+        self.0.encode_raw(buf)
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        Arc::make_mut(&mut self.0).merge_field(tag, wire_type, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.0.encoded_len()
+    }
+
+    fn clear(&mut self) {
+        self.0 = Arc::default();
+    }
+}
+
+/// Identifies a batch across Vector's re-sends (which are byte-identical).
+fn batch_key(req: &PushEventsRequest) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    prost::Message::encode_to_vec(req).hash(&mut h);
+    h.finish()
+}
+
 /// The relay: `vector.Vector` in, enriched, `vector.Vector` out.
 pub struct Relay {
     enricher: Mutex<Enricher>,
     field: String,
     max_line_bytes: usize,
     call_timeout: Duration,
-    downstream: VectorClient<Channel>,
+    downstream: Channel,
     downstream_addr: String,
+    refused: Mutex<VecDeque<(u64, Arc<PushEventsRequest>)>>,
 }
 
 impl Relay {
@@ -138,8 +186,9 @@ impl Relay {
             field,
             max_line_bytes,
             call_timeout,
-            downstream: VectorClient::new(channel).max_decoding_message_size(usize::MAX),
+            downstream: channel,
             downstream_addr: addr.to_owned(),
+            refused: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -160,17 +209,48 @@ impl Relay {
         let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
         METRICS.evictions.fetch_add(dropped, Relaxed);
     }
+
+    /// The enriched form of `req`: from the retry cache when this batch was
+    /// refused before, else enriched now.
+    fn prepare(&self, mut req: PushEventsRequest, key: u64) -> Arc<PushEventsRequest> {
+        {
+            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(i) = refused.iter().position(|(k, _)| *k == key) {
+                return refused.remove(i).expect("index found").1;
+            }
+        }
+        self.enrich_batch(&mut req);
+        Arc::new(req)
+    }
+
+    fn keep_for_retry(&self, key: u64, batch: Arc<PushEventsRequest>) {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.len() == RETRY_CACHE {
+            refused.pop_front();
+        }
+        refused.push_back((key, batch));
+    }
+
+    async fn forward(&self, batch: Arc<PushEventsRequest>) -> Result<(), Status> {
+        let mut grpc = tonic::client::Grpc::new(self.downstream.clone());
+        grpc.ready().await.map_err(|e| Status::unavailable(e.to_string()))?;
+        let path = PathAndQuery::from_static("/vector.Vector/PushEvents");
+        let codec = crate::codec::Codec::<SharedBatch, PushEventsResponse>::default();
+        grpc.unary(Request::new(SharedBatch(batch)), path, codec)
+            .await
+            .map(drop)
+    }
 }
 
 #[tonic::async_trait]
 impl vector_server::Vector for Relay {
     async fn push_events(&self, request: Request<PushEventsRequest>) -> Result<Response<PushEventsResponse>, Status> {
         let start = Instant::now();
-        let mut req = request.into_inner();
+        let req = request.into_inner();
         let n = req.events.len() as u64;
-        self.enrich_batch(&mut req);
-        let mut client = self.downstream.clone();
-        let result = tokio::time::timeout(self.call_timeout, client.push_events(req)).await;
+        let key = batch_key(&req);
+        let batch = self.prepare(req, key);
+        let result = tokio::time::timeout(self.call_timeout, self.forward(batch.clone())).await;
         let status = match result {
             Ok(Ok(_)) => {
                 METRICS.relay_forwarded.fetch_add(n, Relaxed);
@@ -202,6 +282,7 @@ impl vector_server::Vector for Relay {
             )),
         };
         METRICS.relay_downstream_errors.fetch_add(1, Relaxed);
+        self.keep_for_retry(key, batch);
         tracing::warn!(code = ?status.code(), "{}", status.message());
         Err(status)
     }
@@ -229,7 +310,7 @@ mod tests {
             Value::string("Jun 19 16:27:21 mx postfix/smtpd[1]: connect from unknown[192.0.2.7]"),
         );
         log.fields.insert("source_type".into(), Value::string("file"));
-        let mut postfix = HashMap::new();
+        let mut postfix = BTreeMap::new();
         postfix.insert("mine".to_owned(), Value::of(Kind::Integer(1)));
         log.fields
             .insert("postfix".into(), Value::of(Kind::Map(ValueMap { fields: postfix })));

@@ -7,7 +7,7 @@
 //!
 //! Field numbers follow shared/integrations/vector.md and proto/vector/event.proto.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
@@ -40,8 +40,8 @@ pub mod event_wrapper {
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Log {
     /// Fields of an object-root log.
-    #[prost(map = "string, message", tag = "1")]
-    pub fields: HashMap<String, Value>,
+    #[prost(btree_map = "string, message", tag = "1")]
+    pub fields: BTreeMap<String, Value>,
     /// A non-object root (decoders prefer it to `fields` when present).
     #[prost(message, optional, tag = "2")]
     pub value: Option<Value>,
@@ -97,8 +97,8 @@ pub mod value {
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ValueMap {
     /// Its fields.
-    #[prost(map = "string, message", tag = "1")]
-    pub fields: HashMap<String, Value>,
+    #[prost(btree_map = "string, message", tag = "1")]
+    pub fields: BTreeMap<String, Value>,
 }
 
 /// An array.
