@@ -13,7 +13,7 @@
 //! NDJSON line, byte for byte).
 
 use postfix_enrich_core::explain::Explainer;
-use postfix_enrich_core::{encode, enrich_line as core_enrich_line, Config, Event, Enricher as CoreEnricher};
+use postfix_enrich_core::{encode, enrich_line as core_enrich_line, Config, Enricher as CoreEnricher, Event};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 

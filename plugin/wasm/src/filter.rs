@@ -114,9 +114,7 @@ impl Filter {
             return Ok(());
         };
         let journald = record.get(line_member.key.clone()) == Some(b"MESSAGE".as_slice())
-            && members
-                .iter()
-                .any(|m| key_is(record, m, b"SYSLOG_IDENTIFIER", key));
+            && members.iter().any(|m| key_is(record, m, b"SYSLOG_IDENTIFIER", key));
         unescape_into(record.get(line_member.value.clone()).unwrap_or_default(), line);
         let input: &[u8] = if journald { record } else { line };
         let ev = enricher.enrich(input);
@@ -125,8 +123,7 @@ impl Filter {
         drop(ev);
 
         event_members.clear();
-        scan_object(event, |m| event_members.push(m))
-            .map_err(|_| Failure::Internal("event JSON did not scan"))?;
+        scan_object(event, |m| event_members.push(m)).map_err(|_| Failure::Internal("event JSON did not scan"))?;
         let message = event_members
             .iter()
             .find(|m| event.get(m.key.clone()) == Some(b"message".as_slice()));
@@ -211,7 +208,8 @@ fn write_error(record: &[u8], failure: Failure, out: &mut Vec<u8>) {
 /// The output for `rec_ptr == 0`: Fluent Bit could not copy the record
 /// into the module (bigger than the heap); its body is lost either way,
 /// so say why instead of reading the bottom of linear memory.
-pub const NULL_RECORD: &[u8] = b"{\"postfix_enrich_error\":\"record not received (rec_ptr is 0: larger than the module can allocate?)\"}\0";
+pub const NULL_RECORD: &[u8] =
+    b"{\"postfix_enrich_error\":\"record not received (rec_ptr is 0: larger than the module can allocate?)\"}\0";
 
 #[cfg(test)]
 mod tests {
@@ -226,7 +224,8 @@ mod tests {
     }
 
     const CONNECT: &str = "Jun 19 16:27:21 mx postfix/smtpd[12172]: connect from unknown[192.0.2.7]";
-    const DISCONNECT: &str = "Jun 19 16:27:22 mx postfix/smtpd[12172]: disconnect from unknown[192.0.2.7] ehlo=1 quit=1 commands=2";
+    const DISCONNECT: &str =
+        "Jun 19 16:27:22 mx postfix/smtpd[12172]: disconnect from unknown[192.0.2.7] ehlo=1 quit=1 commands=2";
 
     #[test]
     fn splices_event_and_keeps_other_keys() {
@@ -325,7 +324,13 @@ mod tests {
     #[test]
     fn existing_keys_are_not_duplicated() {
         let mut f = Filter::default();
-        let out = f.process(serde_json::json!({"log": CONNECT, "postfix": "mine"}).to_string().as_bytes()).to_vec();
+        let out = f
+            .process(
+                serde_json::json!({"log": CONNECT, "postfix": "mine"})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .to_vec();
         let text = std::str::from_utf8(&out[..out.len() - 1]).unwrap();
         assert_eq!(text.matches("\"postfix\":").count(), 1, "{text}");
         let v: Value = serde_json::from_str(text).unwrap();

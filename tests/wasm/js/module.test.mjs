@@ -1,0 +1,103 @@
+// Tests of the JS module (plugin/js, wasm-bindgen, Node target) with Node's
+// built-in runner: its output must equal the native CLI's on the bundled
+// sample and the real-Postfix corpus (when present; a skip says so when
+// not): events line for line (objects and the exact NDJSON text), the
+// stateless `enrichLine` against `--stateless`, and `explain()` against
+// `postfix-enrich explain --json`.
+//
+// Env: PKG_NODE (dir of the wasm-bindgen nodejs output), POSTFIX_ENRICH_CLI.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
+const pkgDir = process.env.PKG_NODE || path.join(target, 'js-pkg', 'node');
+const cli = process.env.POSTFIX_ENRICH_CLI || path.join(target, 'release', 'postfix-enrich');
+const require = createRequire(import.meta.url);
+const pfe = require(path.join(pkgDir, 'postfix_enrich_js.js'));
+
+const sample = path.join(root, 'examples/logs/seed-ehlo-probe.log');
+const corpus = ['mail.log', 'syslog.log'].map((f) => path.join(root, 'tests/corpus/recording', f));
+const inputs = [sample, ...corpus];
+
+function lines(file) {
+  const l = readFileSync(file, 'utf8').split('\n');
+  if (l.at(-1) === '') l.pop();
+  return l;
+}
+
+function run(args) {
+  const r = spawnSync(cli, ['--quiet', ...args], { maxBuffer: 1 << 30, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+for (const file of inputs) {
+  const name = path.relative(root, file);
+  const skip = existsSync(file) ? false : `${name} absent`;
+
+  test(`Enricher.push equals the CLI's events: ${name}`, { skip }, () => {
+    const native = run([file]).split('\n').filter(Boolean);
+    const src = lines(file);
+    assert.equal(src.length, native.length);
+    const objects = new pfe.Enricher();
+    const texts = new pfe.Enricher();
+    src.forEach((line, i) => {
+      assert.deepEqual(objects.push(line), JSON.parse(native[i]), `line ${i + 1}`);
+      assert.equal(texts.pushJson(line), native[i], `line ${i + 1}`);
+    });
+    assert.equal(objects.lines, src.length);
+  });
+
+  test(`enrichLine equals the CLI's --stateless events: ${name}`, { skip }, () => {
+    const native = run(['--stateless', file]).split('\n').filter(Boolean);
+    lines(file).forEach((line, i) => {
+      const expected = JSON.parse(native[i]);
+      assert.deepEqual(pfe.enrichLine(line), expected, `line ${i + 1}`);
+      assert.deepEqual(pfe.enrichLineDirect(line), expected, `line ${i + 1} (serde-wasm-bindgen)`);
+    });
+  });
+
+  test(`explain() equals the CLI's explain --json: ${name}`, { skip }, () => {
+    const native = JSON.parse(run(['explain', '--json', file]));
+    const e = new pfe.Enricher();
+    for (const line of lines(file)) e.push(line);
+    assert.deepEqual(e.explain(), native);
+    // Bulk input (the page's path) gives the same report.
+    const bulk = new pfe.Enricher();
+    assert.equal(bulk.pushText(readFileSync(file, 'utf8')), lines(file).length);
+    assert.deepEqual(bulk.explain(), native);
+  });
+}
+
+test('the probing client of the sample is an ehlo_quit_probe, suspicious', () => {
+  const e = new pfe.Enricher();
+  e.pushText(readFileSync(sample, 'utf8'));
+  const client = e.explain().find((c) => c.address === '72.38.252.2');
+  assert.ok(client, 'client present');
+  assert.equal(client.suspicious, true);
+  assert.deepEqual(client.classes, [['ehlo_quit_probe', 1]]);
+  assert.ok(client.sessions[0].verdict.reasons.length > 0);
+  assert.ok(e.suspicious >= 1);
+});
+
+test('hostile input never throws', () => {
+  const e = new pfe.Enricher();
+  for (const s of ['', '\u0000', '\uFFFD'.repeat(1000), 'x'.repeat(1 << 20), '{"MESSAGE":[1,2', '\ud800']) {
+    assert.equal(typeof e.push(s), 'object');
+    assert.equal(typeof pfe.enrichLine(s), 'object');
+  }
+});
+
+test('TypeScript declarations are generated', () => {
+  const dts = readFileSync(path.join(pkgDir, 'postfix_enrich_js.d.ts'), 'utf8');
+  for (const needle of ['export function enrichLine(line: string): Event;', 'export class Enricher',
+    'push(line: string): Event;', 'explain(): ClientReport[];', 'export interface ClientReport']) {
+    assert.ok(dts.includes(needle), needle);
+  }
+});
