@@ -110,12 +110,24 @@ pub struct Context {
 }
 
 fn hash(parts: &[&[u8]]) -> u64 {
-    let mut h = Xxh3::new();
+    // One-shot hashing of a stack buffer: the streaming hasher's setup costs
+    // more than the few dozen bytes of a key.
+    let mut buf = [0u8; 256];
+    let mut len = 0;
     for p in parts {
-        h.update(p);
-        h.update(&[0xff]);
+        if len + p.len() + 1 > buf.len() {
+            let mut h = Xxh3::new();
+            for p in parts {
+                h.update(p);
+                h.update(&[0xff]);
+            }
+            return h.digest();
+        }
+        buf[len..len + p.len()].copy_from_slice(p);
+        buf[len + p.len()] = 0xff;
+        len += p.len() + 1;
     }
-    h.digest()
+    xxhash_rust::xxh3::xxh3_64(&buf[..len])
 }
 
 /// What the context adds to an event beyond its fields.
@@ -162,8 +174,7 @@ impl Context {
             None => self.last_time.max(0),
         };
         let host = view.host.unwrap_or("").as_bytes();
-        let program = view.program.unwrap_or("");
-        let daemon = program.rsplit_once('/').map_or(program, |(_, d)| d);
+        let daemon = view.daemon.unwrap_or("");
         let mut add = Additions::default();
         match daemon {
             "smtpd" => self.smtpd(view, parsed, ev, now, &mut add),

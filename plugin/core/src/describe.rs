@@ -85,8 +85,7 @@ fn reject_reason(text: &str) -> &str {
 
 /// Builds the stateless event.
 pub(crate) fn describe<'a>(view: &FrameView<'a>, parsed: Option<&Parsed<'a>>, invalid_utf8: bool) -> Event<'a> {
-    let daemon = view.program.map(|p| p.rsplit_once('/').map_or(p, |(_, d)| d));
-    let instance = view.program.and_then(|p| p.rsplit_once('/').map(|(i, _)| i));
+    let (daemon, instance) = (view.daemon, view.instance);
     let mut ev = Event {
         timestamp: view.timestamp,
         message: b(view.line),
@@ -260,10 +259,10 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             ev.postfix.related_queue_id = orig_queue_id.map(b);
             if let Some(u) = sasl_username {
                 ev.user = Some(User { name: b(u) });
-                ev.postfix.sasl = Some(Sasl {
+                ev.postfix.sasl = Some(Box::new(Sasl {
                     method: sasl_method.map(b),
                     ..Sasl::default()
-                });
+                }));
             }
             email_mut(ev).direction = Some("inbound");
             ev.event.outcome = Some("success");
@@ -316,11 +315,11 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             if let Some(u) = username.filter(|u| *u != "(unavailable)") {
                 ev.user = Some(User { name: b(u) });
             }
-            ev.postfix.sasl = Some(Sasl {
+            ev.postfix.sasl = Some(Box::new(Sasl {
                 method: Some(b(mechanism)),
                 reason: reason.map(b),
                 aborted: *aborted,
-            });
+            }));
             smtp_mut(ev).verb = Some("AUTH");
             ev.event.outcome = Some("failure");
             EventKind::SaslFailure
@@ -362,7 +361,7 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                 }
             }
             let established = matches!(t.action, "established" | "reused");
-            ev.tls = Some(Tls {
+            ev.tls = Some(Box::new(Tls {
                 version: t.protocol.map(|p| b(p.strip_prefix("TLSv").unwrap_or(p))),
                 version_protocol: t.protocol.map(|_| "tls"),
                 cipher: t.cipher.map(b),
@@ -376,7 +375,7 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                 server_name: t.sni.map(b),
                 action: t.action,
                 detail: t.detail.map(b),
-            });
+            }));
             if established {
                 ev.event.outcome = Some("success");
             } else if ev.tls.as_ref().and_then(|t| t.established) == Some(false) {
@@ -410,7 +409,7 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             e.to = address(d.to);
             e.direction = Some(if inbound_daemon { "inbound" } else { "outbound" });
             ev.postfix.related_queue_id = d.next_queue_id.map(b);
-            ev.postfix.delivery = Some(DeliveryInfo {
+            ev.postfix.delivery = Some(Box::new(DeliveryInfo {
                 status: b(d.status),
                 relay: (!d.relay.is_empty()).then(|| b(d.relay)),
                 dsn: d.dsn.map(b),
@@ -425,7 +424,7 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                 tls: d.tls.map(b),
                 orig_to: d.orig_to.map(b),
                 text: d.text.map(b),
-            });
+            }));
             ev.event.outcome = Some(match d.status {
                 "sent" | "deliverable" | "delivered" | "relayed" | "expanded" => "success",
                 "deferred" | "SOFTBOUNCE" => "unknown",
@@ -472,13 +471,13 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             if let Some(sv) = &s.server {
                 ev.server = Some(endpoint(sv));
             }
-            ev.postfix.postscreen = Some(PostscreenInfo {
+            ev.postfix.postscreen = Some(Box::new(PostscreenInfo {
                 action: s.action,
                 stage: s.stage.map(b),
                 detail: s.detail.map(b),
                 count: s.count,
                 seconds: s.seconds,
-            });
+            }));
             if s.action == "non_smtp_command" {
                 let sm = smtp_mut(ev);
                 sm.verb = Some("NON_SMTP");
@@ -491,10 +490,10 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                 ip: Some(b(addr)),
                 ..Endpoint::default()
             });
-            ev.postfix.dnsbl = Some(Dnsbl {
+            ev.postfix.dnsbl = Some(Box::new(Dnsbl {
                 domain: b(domain),
                 result: b(result),
-            });
+            }));
             EventKind::Dnsbl
         }
         Message::Anvil { metric, value, ident } => {
@@ -504,11 +503,11 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                     ..Endpoint::default()
                 });
             }
-            ev.postfix.anvil = Some(Anvil {
+            ev.postfix.anvil = Some(Box::new(Anvil {
                 metric: b(metric),
                 value: *value,
                 ident: ident.map(b),
-            });
+            }));
             EventKind::Anvil
         }
         Message::Service(_) => EventKind::Service,
@@ -530,10 +529,9 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
 
 /// Parses `view` as a Postfix line when its program is Postfix's.
 pub(crate) fn parse_view<'a>(view: &FrameView<'a>) -> Option<Parsed<'a>> {
-    let program = view.program?;
-    if !message::is_postfix_program(program) {
+    let daemon = view.daemon?;
+    if !message::is_postfix_program(view.instance, daemon) {
         return None;
     }
-    let daemon = program.rsplit_once('/').map_or(program, |(_, d)| d);
     Some(message::parse(daemon, &view.line[view.message_start..]))
 }

@@ -39,6 +39,13 @@ impl<T: IntoStatic> IntoStatic for Option<T> {
     }
 }
 
+impl<T: IntoStatic> IntoStatic for Box<T> {
+    type Static = Box<T::Static>;
+    fn into_static(self) -> Self::Static {
+        Box::new((*self).into_static())
+    }
+}
+
 impl<T: IntoStatic> IntoStatic for Vec<T> {
     type Static = Vec<T::Static>;
     fn into_static(self) -> Self::Static {
@@ -117,7 +124,7 @@ event_struct! {
         pub email: Option<Email<'a>>,
         /// TLS facts.
         #[serde(skip_serializing_if = "Option::is_none")]
-        pub tls: Option<Tls<'a>>,
+        pub tls: Option<Box<Tls<'a>>>,
         /// SMTP protocol facts (verb, reply, stage, reject).
         #[serde(skip_serializing_if = "Option::is_none")]
         pub smtp: Option<Smtp<'a>>,
@@ -531,19 +538,19 @@ event_struct! {
         pub nrcpt: Option<u32>,
         /// Delivery status details.
         #[serde(skip_serializing_if = "Option::is_none")]
-        pub delivery: Option<DeliveryInfo<'a>>,
+        pub delivery: Option<Box<DeliveryInfo<'a>>>,
         /// SASL details.
         #[serde(skip_serializing_if = "Option::is_none")]
-        pub sasl: Option<Sasl<'a>>,
+        pub sasl: Option<Box<Sasl<'a>>>,
         /// postscreen details.
         #[serde(skip_serializing_if = "Option::is_none")]
-        pub postscreen: Option<PostscreenInfo<'a>>,
+        pub postscreen: Option<Box<PostscreenInfo<'a>>>,
         /// DNSBL zone (dnsblog) .
         #[serde(skip_serializing_if = "Option::is_none")]
-        pub dnsbl: Option<Dnsbl<'a>>,
+        pub dnsbl: Option<Box<Dnsbl<'a>>>,
         /// anvil statistics.
         #[serde(skip_serializing_if = "Option::is_none")]
-        pub anvil: Option<Anvil<'a>>,
+        pub anvil: Option<Box<Anvil<'a>>>,
         /// True when the line had invalid UTF-8; those bytes are U+FFFD in `message`.
         #[serde(skip_serializing_if = "is_false")]
         pub invalid_utf8: bool,
@@ -552,6 +559,9 @@ event_struct! {
         pub redacted: bool,
     }
 }
+
+// Rare parts are boxed: an Event is built and moved for every line, and
+// keeping it small keeps those moves cheap.
 
 /// Verb counts: `verb → {ok, total}`, in the order Postfix logs them.
 #[derive(Debug, Clone, Default, PartialEq)]

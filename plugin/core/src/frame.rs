@@ -64,8 +64,20 @@ pub struct FrameView<'a> {
     pub host: Option<&'a str>,
     /// Program.
     pub program: Option<&'a str>,
+    /// The program name after its last `/` (`smtpd` of `postfix/submission/smtpd`).
+    pub daemon: Option<&'a str>,
+    /// The program name before its last `/` (`postfix/submission`).
+    pub instance: Option<&'a str>,
     /// Process id.
     pub pid: Option<u32>,
+}
+
+/// Splits a program name into (instance, daemon) at its last `/`.
+pub fn split_program(p: &str) -> (Option<&str>, &str) {
+    match memchr::memrchr(b'/', p.as_bytes()) {
+        Some(i) => (Some(&p[..i]), &p[i + 1..]),
+        None => (None, p),
+    }
 }
 
 /// What the frame parser needs to know that the line does not say.
@@ -106,6 +118,8 @@ impl<'a> Frame<'a> {
             timestamp: self.timestamp,
             host: self.host.as_deref(),
             program: self.program.as_deref(),
+            daemon: self.daemon(),
+            instance: self.instance(),
             pid: self.pid,
         }
     }
@@ -123,13 +137,23 @@ impl<'a> Frame<'a> {
         let Cow::Borrowed(line) = self.line else {
             return None;
         };
+        let program = borrowed(&self.program)?;
+        let (instance, daemon) = match program {
+            Some(p) => {
+                let (i, d) = split_program(p);
+                (i, Some(d))
+            }
+            None => (None, None),
+        };
         Some(FrameView {
             format: self.format,
             line,
             message_start: self.message_start,
             timestamp: self.timestamp,
             host: borrowed(&self.host)?,
-            program: borrowed(&self.program)?,
+            program,
+            daemon,
+            instance,
             pid: self.pid,
         })
     }
@@ -137,14 +161,13 @@ impl<'a> Frame<'a> {
     /// The daemon: the program name after its last `/` (`smtpd` of
     /// `postfix/submission/smtpd`).
     pub fn daemon(&self) -> Option<&str> {
-        let p = self.program.as_deref()?;
-        Some(p.rsplit_once('/').map_or(p, |(_, d)| d))
+        Some(split_program(self.program.as_deref()?).1)
     }
 
     /// The instance or service tag: the program name before its last `/`
     /// (`postfix/submission`), or `None` when the program has no `/`.
     pub fn instance(&self) -> Option<&str> {
-        self.program.as_deref()?.rsplit_once('/').map(|(i, _)| i)
+        split_program(self.program.as_deref()?).0
     }
 
     /// Splits one line (without its newline) into a frame. Never fails: an

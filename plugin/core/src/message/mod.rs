@@ -344,54 +344,56 @@ pub struct Parsed<'a> {
     pub redaction: Option<Redaction>,
 }
 
-/// Daemons whose program names mark a line as Postfix's.
-pub const POSTFIX_DAEMONS: [&str; 31] = [
-    "smtpd",
-    "smtp",
-    "lmtp",
-    "postscreen",
-    "cleanup",
-    "qmgr",
-    "nqmgr",
-    "local",
-    "virtual",
-    "pipe",
-    "bounce",
-    "defer",
-    "trace",
-    "error",
-    "retry",
-    "discard",
-    "pickup",
-    "anvil",
-    "dnsblog",
-    "tlsproxy",
-    "tlsmgr",
-    "master",
-    "postfix-script",
-    "postlog",
-    "postlogd",
-    "postsuper",
-    "showq",
-    "proxymap",
-    "scache",
-    "verify",
-    "sendmail",
-];
+/// Is this daemon name one of Postfix's programs?
+pub fn is_postfix_daemon(daemon: &str) -> bool {
+    matches!(
+        daemon,
+        "smtpd"
+            | "smtp"
+            | "lmtp"
+            | "postscreen"
+            | "cleanup"
+            | "qmgr"
+            | "nqmgr"
+            | "oqmgr"
+            | "local"
+            | "virtual"
+            | "pipe"
+            | "bounce"
+            | "defer"
+            | "trace"
+            | "error"
+            | "retry"
+            | "discard"
+            | "pickup"
+            | "anvil"
+            | "dnsblog"
+            | "tlsproxy"
+            | "tlsmgr"
+            | "master"
+            | "postfix-script"
+            | "postlog"
+            | "postlogd"
+            | "postsuper"
+            | "showq"
+            | "proxymap"
+            | "scache"
+            | "verify"
+            | "sendmail"
+            | "flush"
+            | "spawn"
+            | "postdrop"
+            | "postqueue"
+            | "qmqpd"
+    )
+}
 
-/// Is this program one of Postfix's (`postfix/smtpd`, `postfix-out/smtp`, `postfix/submission/smtpd`)?
-pub fn is_postfix_program(program: &str) -> bool {
-    match program.rsplit_once('/') {
-        Some((_, daemon)) => {
-            POSTFIX_DAEMONS.contains(&daemon)
-                || daemon == "flush"
-                || daemon == "oqmgr"
-                || daemon == "spawn"
-                || daemon == "postdrop"
-                || daemon == "postqueue"
-                || daemon == "qmqpd"
-        }
-        None => program == "postfix",
+/// Is this program one of Postfix's (`postfix/smtpd`, `postfix-out/smtp`,
+/// `postfix/submission/smtpd`)? A bare `smtpd` is not: OpenSMTPD logs so.
+pub fn is_postfix_program(instance: Option<&str>, daemon: &str) -> bool {
+    match instance {
+        Some(_) => is_postfix_daemon(daemon),
+        None => daemon == "postfix",
     }
 }
 
@@ -479,6 +481,11 @@ const NOTICES: [&str; 33] = [
 /// What no daemon-specific parser took: TLS library lines (any daemon),
 /// diagnostics, verbose internals.
 fn fallback<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redaction>) -> Message<'a> {
+    // Verbose internals are most of a -v log: recognise them first, by shape.
+    if severity == Severity::Info && chat::is_debug(body) {
+        *redaction = chat::debug_redaction(body);
+        return Message::Debug;
+    }
     if let Some(m) = tls::parse(severity, body) {
         return m;
     }
@@ -488,10 +495,6 @@ fn fallback<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redact
     }
     if NOTICES.iter().any(|p| body.starts_with(p)) {
         return Message::Notice(body);
-    }
-    if chat::is_debug(body) {
-        *redaction = chat::debug_redaction(body);
-        return Message::Debug;
     }
     if let Some((Some(qid), _)) = fields::queue_prefix(body) {
         return Message::QueueNote(qid, body);
