@@ -34,15 +34,19 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION"
     || cargo install wasm-bindgen-cli --version "$WB_VERSION" >&2
 fi
 
-step "native CLI (reference output)"
+step "native CLI and the native reference (plugin/wasm/examples/native.rs)"
 cargo build --release -p postfix-enrich >&2
+cargo build --release -p postfix-enrich-fluent-bit --example native >&2
 
 step "Fluent Bit filter (wasm32-wasip1)"
 cargo build -p postfix-enrich-fluent-bit --target wasm32-wasip1 --profile wasm >&2
 ls -l "$T/wasm32-wasip1/wasm/postfix_enrich_fluent_bit.wasm" >&2
 
 step "JS module (wasm32-unknown-unknown + wasm-bindgen)"
-cargo build -p postfix-enrich-js --target wasm32-unknown-unknown --profile wasm >&2
+# Not stripped here: wasm-bindgen reads the target_features section, then
+# drops custom sections itself.
+CARGO_PROFILE_WASM_STRIP=false \
+  cargo build -p postfix-enrich-js --target wasm32-unknown-unknown --profile wasm >&2
 JSWASM="$T/wasm32-unknown-unknown/wasm/postfix_enrich_js.wasm"
 wasm-bindgen --target nodejs --out-dir "$T/js-pkg/node" "$JSWASM"
 wasm-bindgen --target web --out-dir examples/web/pkg "$JSWASM"

@@ -1,11 +1,13 @@
 // Tests of the JS module (plugin/js, wasm-bindgen, Node target) with Node's
-// built-in runner: its output must equal the native CLI's on the bundled
+// built-in runner: its output must equal the native core's on the bundled
 // sample and the real-Postfix corpus (when present; a skip says so when
 // not): events line for line (objects and the exact NDJSON text), the
 // stateless `enrichLine` against `--stateless`, and `explain()` against
-// `postfix-enrich explain --json`.
+// `explain --json`. The native side is plugin/wasm/examples/native.rs, built
+// from the same core source; tests/wasm/test_reference.py checks that it
+// prints exactly what the CLI prints.
 //
-// Env: PKG_NODE (dir of the wasm-bindgen nodejs output), POSTFIX_ENRICH_CLI.
+// Env: PKG_NODE (dir of the wasm-bindgen nodejs output), CARGO_TARGET_DIR.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -17,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
 const pkgDir = process.env.PKG_NODE || path.join(target, 'js-pkg', 'node');
-const cli = process.env.POSTFIX_ENRICH_CLI || path.join(target, 'release', 'postfix-enrich');
+const native = path.join(target, 'release', 'examples', 'native');
 const require = createRequire(import.meta.url);
 const pfe = require(path.join(pkgDir, 'postfix_enrich_js.js'));
 
@@ -31,8 +33,8 @@ function lines(file) {
   return l;
 }
 
-function run(args) {
-  const r = spawnSync(cli, ['--quiet', ...args], { maxBuffer: 1 << 30, encoding: 'utf8' });
+function run(mode, file) {
+  const r = spawnSync(native, [mode, file], { maxBuffer: 1 << 30, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
 }
@@ -41,8 +43,8 @@ for (const file of inputs) {
   const name = path.relative(root, file);
   const skip = existsSync(file) ? false : `${name} absent`;
 
-  test(`Enricher.push equals the CLI's events: ${name}`, { skip }, () => {
-    const native = run([file]).split('\n').filter(Boolean);
+  test(`Enricher.push equals the native events: ${name}`, { skip }, () => {
+    const native = run('ndjson', file).split('\n').filter(Boolean);
     const src = lines(file);
     assert.equal(src.length, native.length);
     const objects = new pfe.Enricher();
@@ -54,8 +56,8 @@ for (const file of inputs) {
     assert.equal(objects.lines, src.length);
   });
 
-  test(`enrichLine equals the CLI's --stateless events: ${name}`, { skip }, () => {
-    const native = run(['--stateless', file]).split('\n').filter(Boolean);
+  test(`enrichLine equals the native --stateless events: ${name}`, { skip }, () => {
+    const native = run('stateless', file).split('\n').filter(Boolean);
     lines(file).forEach((line, i) => {
       const expected = JSON.parse(native[i]);
       assert.deepEqual(pfe.enrichLine(line), expected, `line ${i + 1}`);
@@ -63,8 +65,8 @@ for (const file of inputs) {
     });
   });
 
-  test(`explain() equals the CLI's explain --json: ${name}`, { skip }, () => {
-    const native = JSON.parse(run(['explain', '--json', file]));
+  test(`explain() equals the native explain --json: ${name}`, { skip }, () => {
+    const native = JSON.parse(run('explain', file));
     const e = new pfe.Enricher();
     for (const line of lines(file)) e.push(line);
     assert.deepEqual(e.explain(), native);

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Benchmarks, in one run: lines/s of the native core, records/s of the
+# Fluent Bit filter under wasmtime, lines/s of the JS module under Node,
+# on the same input (the corpus's mail.log, else the bundled sample), each
+# the median of 5 runs, then the ratios to native.
+#   bash tests/wasm/bench.sh [FILE] [SECONDS_PER_MEASURE]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+FILE=${1:-tests/corpus/recording/mail.log}
+[ -f "$FILE" ] || FILE=examples/logs/seed-ehlo-probe.log
+SECS=${2:-5}
+
+[ -n "${SKIP_BUILD:-}" ] || bash tests/wasm/build.sh
+PY=$(bash tests/wasm/python-env.sh)
+
+echo "input: $FILE ($(wc -l < "$FILE") lines), ${SECS}s per measure, median of 5" >&2
+NATIVE=$("$CARGO_TARGET_DIR/release/examples/native" bench "$FILE" "$SECS")
+WASM=$(cd tests/wasm && "$PY" bench_filter.py "$ROOT/$FILE" "$SECS")
+JS=$(node tests/wasm/js/bench.mjs "$FILE" "$SECS")
+"$PY" - "$NATIVE" "$WASM" "$JS" <<'PY'
+import json, sys
+n, w, j = (json.loads(a) for a in sys.argv[1:])
+core = n["core_lines_per_s"]
+rows = [
+    ("native core (enrich + write_json)", core),
+    ("native filter splice (Filter::process)", n["filter_records_per_s"]),
+    ("wasm filter under wasmtime, net of host call", w["net_records_per_s"]),
+    ("wasm filter under wasmtime, gross (wasmtime-py call)", w["gross_records_per_s"]),
+    ("JS module: push (JSON.parse)", j["push_json_parse"]),
+    ("JS module: pushDirect (serde-wasm-bindgen)", j["push_serde_wasm_bindgen"]),
+    ("JS module: pushJson (text only)", j["push_json_text"]),
+    ("JS module: pushText (bulk)", j["push_text_bulk"]),
+]
+print(f"{'what':55} {'per second':>12} {'vs native':>10}")
+for name, v in rows:
+    print(f"{name:55} {v:>12,} {v / core:>9.2f}x")
+print(f"(wasmtime-py host call overhead: {w['host_call_overhead_us']} us/call, subtracted for 'net')")
+PY
