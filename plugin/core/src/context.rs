@@ -272,9 +272,7 @@ impl Context {
                 sasl_username,
                 ..
             } => {
-                if !facts.queued.iter().any(|q| q == queue_id) {
-                    facts.queued.push((*queue_id).to_owned());
-                }
+                facts.add_queued(queue_id);
                 if sasl_username.is_some() {
                     facts.auth_success = true;
                     if let Some(m) = sasl_method {
@@ -286,7 +284,7 @@ impl Context {
             }
             Message::Policy { policy, .. } => {
                 if let Some(h) = policy.helo {
-                    facts.helo.get_or_insert_with(|| h.to_owned());
+                    facts.helo.get_or_insert_with(|| short(h, 255).to_owned());
                 }
                 if policy.action.contains("reject") || policy.action == "hangup" {
                     let class = crate::describe::reject_class(policy.action, policy.stage, policy.reply.text);
@@ -322,7 +320,7 @@ impl Context {
                 facts.stats = stats.clone();
                 if facts.helo.is_none() {
                     if let Some(h) = ev.smtp.as_ref().and_then(|s| s.helo.as_deref()) {
-                        facts.helo = Some(h.to_owned());
+                        facts.helo = Some(short(h, 255).to_owned());
                     }
                 }
                 let _ = p;
@@ -421,7 +419,7 @@ impl Context {
             },
             Message::Policy { policy, .. } => {
                 if let Some(h) = policy.helo {
-                    facts.helo.get_or_insert_with(|| h.to_owned());
+                    facts.helo.get_or_insert_with(|| short(h, 255).to_owned());
                 }
                 // A good new client gets "450 4.3.2 Service currently unavailable"
                 // from the deep tests and comes back: not a probe signal on its own.
@@ -558,7 +556,7 @@ fn trace_line<'a>(s: &mut Session, c: &ChatLine<'a>, line: &'a str, ev: &mut Eve
         }
         if facts.commands.len() < MAX_COMMANDS_KEPT {
             let shown = if verb == "AUTH" {
-                format!("AUTH {}", c.args)
+                format!("AUTH {}", short(c.args, 32))
             } else {
                 verb.to_owned()
             };
@@ -567,7 +565,7 @@ fn trace_line<'a>(s: &mut Session, c: &ChatLine<'a>, line: &'a str, ev: &mut Eve
         if matches!(verb, "EHLO" | "HELO") && !c.args.is_empty() {
             facts
                 .helo
-                .get_or_insert_with(|| c.args.split(' ').next().unwrap_or("").to_owned());
+                .get_or_insert_with(|| short(c.args.split(' ').next().unwrap_or(""), 255).to_owned());
         }
         if verb == "NON_SMTP" {
             let a = c.args;

@@ -6,6 +6,34 @@
 use crate::event::{Confidence, Evidence, Probe, Stats, VerdictClass};
 use crate::message::{DisconnectStats, EndReason};
 
+/// Queue ids a session keeps for its evidence; a session that sends
+/// thousands of messages must not grow without bound.
+pub const MAX_QUEUE_IDS_KEPT: usize = 8;
+
+impl SessionFacts {
+    /// Counts a queued message, keeping its id while there is room.
+    pub fn add_queued(&mut self, queue_id: &str) {
+        if self.queued.iter().any(|q| q == queue_id) {
+            return;
+        }
+        self.messages += 1;
+        if self.queued.len() < MAX_QUEUE_IDS_KEPT {
+            self.queued.push(queue_id.to_owned());
+        }
+    }
+
+    /// The kept queue ids, with a count of the others.
+    fn queued_text(&self) -> String {
+        let more = self.messages as usize - self.queued.len();
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        format!("{}{more}", self.queued.join(", "))
+    }
+}
+
 /// Verb counts gathered from a verbose trace.
 #[derive(Debug, Clone, Default)]
 pub struct TraceCounts {
@@ -80,7 +108,9 @@ pub struct SessionFacts {
     pub sasl_methods: Vec<String>,
     /// AUTH succeeded (from `sasl_username=` on a client= line or a 235 reply).
     pub auth_success: bool,
-    /// Messages queued (queue ids).
+    /// Messages queued.
+    pub messages: u32,
+    /// Their queue ids, the first [`MAX_QUEUE_IDS_KEPT`] only (evidence, not a ledger).
     pub queued: Vec<String>,
     /// Reject kinds.
     pub rejects: RejectCounts,
@@ -314,7 +344,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     let knows = facts.knows_commands();
     let auth_failures = facts.auth_failures();
     let auth_ok = facts.auth_succeeded();
-    let msgs = facts.queued.len() as u32;
+    let msgs = facts.messages;
     let mut confidence = if evidence == Evidence::Lines {
         Confidence::Medium
     } else {
@@ -345,7 +375,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     } else if auth_ok && msgs > 0 {
         reasons.push(format!(
             "AUTH succeeded; {msgs} message(s) queued: {}",
-            facts.queued.join(", ")
+            facts.queued_text()
         ));
         AuthenticatedSubmission
     } else if facts.rejects.relay_denied > 0 {
@@ -375,11 +405,11 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         // when its message got through.
         reasons.push(format!("protocol violation: {}", facts.violations.join(", ")));
         if msgs > 0 {
-            reasons.push(format!("{msgs} message(s) queued anyway: {}", facts.queued.join(", ")));
+            reasons.push(format!("{msgs} message(s) queued anyway: {}", facts.queued_text()));
         }
         ProtocolViolation
     } else if msgs > 0 {
-        reasons.push(format!("{msgs} message(s) queued: {}", facts.queued.join(", ")));
+        reasons.push(format!("{msgs} message(s) queued: {}", facts.queued_text()));
         MailAccepted
     } else if facts.rejects.policy > 0 || facts.rejects.unknown_recipient > 0 {
         if let Some(r) = &facts.first_reject {
