@@ -581,6 +581,11 @@ fn trace_line<'a>(s: &mut Session, c: &ChatLine<'a>, line: &'a str, ev: &mut Eve
     }
     let Some(r) = c.reply else { return };
     let front = s.pending.front().copied();
+    if r.code == 220 && front.is_none() && facts.our_banner_name.is_none() {
+        // The greeting names us: "220 mail.example.com ESMTP Postfix".
+        let name = r.text.split(' ').next().unwrap_or("");
+        facts.our_banner_name = Some(short(name, 255).to_owned());
+    }
     if matches!(front, Some("EHLO")) && r.code == 250 {
         let t = r.text;
         if t.eq_ignore_ascii_case("STARTTLS") {

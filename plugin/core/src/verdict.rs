@@ -132,8 +132,10 @@ pub struct SessionFacts {
     pub tls: bool,
     /// Client without reverse DNS (`unknown[...]`).
     pub reverse_unknown: bool,
-    /// Our host name, for the helo_is_our_host flag.
+    /// Our host name as the syslog header gives it (often only the first label).
     pub our_host: Option<String>,
+    /// Our full name as the 220 greeting gives it (verbose traces).
+    pub our_banner_name: Option<String>,
     /// A postscreen session that passed the client to smtpd.
     pub postscreen_pass: bool,
     /// postscreen ended before the SMTP handshake (HANGUP ... before).
@@ -246,14 +248,15 @@ impl SessionFacts {
             if !helo_is_fqdn(h) {
                 f.push("helo_not_fqdn");
             }
-            if let Some(ours) = &self.our_host {
-                let first = h.split('.').next().unwrap_or(h);
-                if !ours.is_empty()
-                    && (h.eq_ignore_ascii_case(ours)
-                        || first.eq_ignore_ascii_case(ours.split('.').next().unwrap_or(ours)))
-                {
-                    f.push("helo_is_our_host");
-                }
+            // Exact matches only: the syslog host is often just the first
+            // label, and "mail.example.org" must not match our "mail".
+            let ours = [&self.our_host, &self.our_banner_name];
+            if ours
+                .iter()
+                .filter_map(|o| o.as_deref())
+                .any(|o| !o.is_empty() && h.eq_ignore_ascii_case(o))
+            {
+                f.push("helo_is_our_host");
             }
         }
         if self.reverse_unknown {
@@ -649,6 +652,19 @@ mod tests {
         };
         let p = classify(&facts, WindowCounts::default(), &VerdictConfig::default());
         assert_eq!((p.class, p.confidence), (VerdictClass::EhloQuitProbe, Confidence::Low));
+    }
+
+    #[test]
+    fn helo_naming_us_is_flagged_exactly() {
+        let facts = |helo: &str| SessionFacts {
+            helo: Some(helo.into()),
+            our_host: Some("mail".into()),
+            our_banner_name: Some("mail.lab.test".into()),
+            ..Default::default()
+        };
+        assert!(facts("mail.lab.test").flags().contains(&"helo_is_our_host"));
+        assert!(facts("MAIL").flags().contains(&"helo_is_our_host"));
+        assert!(!facts("mail.example.org").flags().contains(&"helo_is_our_host"));
     }
 
     #[test]
