@@ -404,10 +404,8 @@ impl Context {
                     facts.rejects.policy += 1;
                     facts.first_reject.get_or_insert_with(|| "denylisted".into());
                 }
-                "hangup" => {
-                    if s.stage.is_some_and(|st| st.contains("before")) && facts.violations.is_empty() {
-                        facts.postscreen_hangup = true;
-                    }
+                "hangup" if s.stage.is_some_and(|st| st.contains("before")) && facts.violations.is_empty() => {
+                    facts.postscreen_hangup = true;
                 }
                 "pass_old" => {
                     facts.postscreen_pass = true;

@@ -192,7 +192,7 @@ impl Explainer {
                         None => classes.push((v.class.as_str().to_owned(), 1)),
                     }
                 }
-                classes.sort_by(|a, b| b.1.cmp(&a.1));
+                classes.sort_by_key(|c| std::cmp::Reverse(c.1));
                 ClientReport {
                     names: self.names.get(&address).cloned().unwrap_or_default(),
                     suspicious: sessions

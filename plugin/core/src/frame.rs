@@ -244,8 +244,12 @@ fn parse_u32(b: &[u8]) -> Option<u32> {
         .try_fold(0u32, |a, d| a.checked_mul(10)?.checked_add((d - b'0') as u32))
 }
 
-/// Parses `host prog[pid]: msg` (or `host prog: msg`) starting at `from`.
-fn parse_tag(b: &[u8], from: usize) -> Option<((usize, usize), (usize, usize), Option<u32>, usize)> {
+/// Byte range `(start, end)` in the line.
+type Span = (usize, usize);
+
+/// Parses `host prog[pid]: msg` (or `host prog: msg`) starting at `from`:
+/// host, program, pid and where the message starts.
+fn parse_tag(b: &[u8], from: usize) -> Option<(Span, Span, Option<u32>, usize)> {
     let host = next_token(b, from)?;
     let (ps, pe) = next_token(b, host.1)?;
     let tok = &b[ps..pe];

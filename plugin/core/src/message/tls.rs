@@ -94,9 +94,9 @@ pub(super) fn parse(severity: Severity, body: &str) -> Option<Message<'_>> {
                 ..info("handshake_failed")
             }));
         }
-        if body.starts_with("TLSRPT: ") {
+        if let Some(rest) = body.strip_prefix("TLSRPT: ") {
             return Some(Message::Tls(TlsInfo {
-                detail: Some(&body[8..]),
+                detail: Some(rest),
                 ..info("tlsrpt")
             }));
         }
