@@ -253,9 +253,9 @@ fn idle_entries_expire_by_log_time() {
 
 /// One long session (a legitimate bulk sender, or a flood) that queues many
 /// messages: the verdict on its disconnect line must stay small. The session
-/// keeps every queue id in `SessionFacts::queued` (context.rs, `Queued`
-/// arm) and the AUTH-success evidence joins them all, so today the Event
-/// grows without bound (and the duplicate check is quadratic).
+/// used to keep every queue id and the AUTH-success evidence joined them all,
+/// so the Event (and the session's memory) grew without bound; the evidence
+/// now keeps a few ids and a count, and this test holds it there.
 #[test]
 fn a_session_with_many_messages_stays_small() {
     let mut e = enricher(limits());
