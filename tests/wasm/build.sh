@@ -48,6 +48,6 @@ step "JS module (wasm32-unknown-unknown + wasm-bindgen)"
 CARGO_PROFILE_WASM_STRIP=false \
   cargo build -p postfix-enrich-js --target wasm32-unknown-unknown --profile wasm >&2
 JSWASM="$T/wasm32-unknown-unknown/wasm/postfix_enrich_js.wasm"
-wasm-bindgen --target nodejs --out-dir "$T/js-pkg/node" "$JSWASM"
-wasm-bindgen --target web --out-dir examples/web/pkg "$JSWASM"
+wasm-bindgen --target nodejs --remove-name-section --remove-producers-section --out-dir "$T/js-pkg/node" "$JSWASM"
+wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir examples/web/pkg "$JSWASM"
 ls -l "$T/js-pkg/node/postfix_enrich_js_bg.wasm" examples/web/pkg/postfix_enrich_js_bg.wasm >&2

@@ -25,7 +25,7 @@ def test_reference_matches_the_cli(path, native_mode, cli_args):
     if not cli_path().exists():
         pytest.fail(f"{cli_path()} missing: run tests/wasm/build.sh")
     ours = run([native_path(), native_mode, path])
-    cli = run([cli_path(), "--quiet", *cli_args, path])
+    cli = run([cli_path(), *cli_args, "--quiet", path])
     if native_mode == "explain":
         assert json.loads(ours) == json.loads(cli)
     else:
