@@ -694,3 +694,34 @@ fn rfc5424_message_glued_to_structured_data() {
     let e = run_all(&bytes);
     assert_eq!(e.lines(), bytes.len() as u64);
 }
+
+/// Writes the stateful output of the determinism stream to the file named by
+/// `HOSTILE_OUTPUT_TO`; run as a child process by the test below.
+#[test]
+#[ignore = "helper: run by output_is_identical_across_processes"]
+fn write_output_for_parent() {
+    let Some(path) = std::env::var_os("HOSTILE_OUTPUT_TO") else {
+        return;
+    };
+    let out = encode_stream(&mut Enricher::new(test_config(2026)), &determinism_input());
+    std::fs::write(path, out.join(&b'\n')).expect("write output");
+}
+
+/// Session ids are a pure function of the lines: another process (other
+/// hash-map seeds, other addresses) must produce the same bytes.
+#[test]
+fn output_is_identical_across_processes() {
+    let here = encode_stream(&mut Enricher::new(test_config(2026)), &determinism_input()).join(&b'\n');
+    let path = std::env::temp_dir().join(format!("hostile-output-{}.ndjson", std::process::id()));
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "write_output_for_parent", "--ignored", "--quiet"])
+        .env("HOSTILE_OUTPUT_TO", &path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run the child");
+    assert!(status.success());
+    let there = std::fs::read(&path).expect("child wrote its output");
+    let _ = std::fs::remove_file(&path);
+    assert!(!here.is_empty());
+    assert!(here == there, "output differs between processes");
+}
