@@ -130,6 +130,33 @@ fn hash(parts: &[&[u8]]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(&buf[..len])
 }
 
+/// A session id from what identifies a session: who logged it, when it
+/// began and with whom.
+fn session_id(view: &FrameView<'_>, now: i64, client: &Peer<'_>) -> SessionId {
+    let ts = view.timestamp.map_or(now * 1000, |t| t.unix_millis()).to_le_bytes();
+    SessionId(hash(&[
+        view.host.unwrap_or("").as_bytes(),
+        view.program.unwrap_or("").as_bytes(),
+        &view.pid.unwrap_or(0).to_le_bytes(),
+        &ts,
+        client.addr.as_bytes(),
+        &client.port.unwrap_or(0).to_le_bytes(),
+    ]))
+}
+
+impl Session {
+    fn new(id: SessionId, client: &Peer<'_>, now: i64, facts: SessionFacts) -> Session {
+        Session {
+            id,
+            client_ip: client.has_ip().then(|| client.addr.into()),
+            started: now,
+            facts,
+            pending: VecDeque::new(),
+            awaiting_sasl: false,
+        }
+    }
+}
+
 /// What the context adds to an event beyond its fields.
 #[derive(Default)]
 pub(crate) struct Additions {
@@ -214,28 +241,13 @@ impl Context {
         let pid = view.pid.unwrap_or(0).to_le_bytes();
         let pkey = hash(&[host, program, &pid]);
         if let Message::Connect(p) = &parsed.message {
-            let ts = view.timestamp.map_or(now * 1000, |t| t.unix_millis()).to_le_bytes();
-            let id = SessionId(hash(&[
-                host,
-                program,
-                &pid,
-                &ts,
-                p.addr.as_bytes(),
-                &p.port.unwrap_or(0).to_le_bytes(),
-            ]));
+            let id = session_id(view, now, p);
             let facts = SessionFacts {
                 reverse_unknown: p.name == "unknown",
                 our_host: view.host.map(str::to_owned),
                 ..SessionFacts::default()
             };
-            let session = Session {
-                id,
-                client_ip: p.has_ip().then(|| p.addr.into()),
-                started: now,
-                facts,
-                pending: VecDeque::new(),
-                awaiting_sasl: false,
-            };
+            let session = Session::new(id, p, now, facts);
             if self.sessions.insert(pkey, session, now).is_some() {
                 self.unfinished += 1;
             }
@@ -348,28 +360,12 @@ impl Context {
         ]);
         if let Message::Screen(s) = &parsed.message {
             if s.action == "connect" {
-                let ts = view.timestamp.map_or(now * 1000, |t| t.unix_millis()).to_le_bytes();
-                let program = view.program.unwrap_or("").as_bytes();
-                let pid = view.pid.unwrap_or(0).to_le_bytes();
-                let id = SessionId(hash(&[
-                    host,
-                    program,
-                    &pid,
-                    &ts,
-                    client.addr.as_bytes(),
-                    &client.port.unwrap_or(0).to_le_bytes(),
-                ]));
-                let session = Session {
-                    id,
-                    client_ip: client.has_ip().then(|| client.addr.into()),
-                    started: now,
-                    facts: SessionFacts {
-                        postscreen: true,
-                        ..SessionFacts::default()
-                    },
-                    pending: VecDeque::new(),
-                    awaiting_sasl: false,
+                let id = session_id(view, now, &client);
+                let facts = SessionFacts {
+                    postscreen: true,
+                    ..SessionFacts::default()
                 };
+                let session = Session::new(id, &client, now, facts);
                 self.postscreen.insert(ckey, session, now);
                 ev.postfix.session_id = Some(id);
                 return;

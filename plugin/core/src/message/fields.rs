@@ -85,50 +85,42 @@ pub fn queue_prefix(s: &str) -> Option<(Option<&str>, &str)> {
     }
 }
 
-/// Value of `key=<value>` (angle brackets) in a `; from=<a> to=<b>` list.
-/// Finds the last `>` before the next ` key=` so that quoted local parts work.
-pub fn angle_field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
+/// The text right after `key=` where `key` starts a field (at the start or
+/// after a space, comma or semicolon).
+fn after_key<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     let mut search = 0;
     while let Some(i) = s[search..].find(key) {
         let at = search + i;
         let boundary = at == 0 || matches!(s.as_bytes()[at - 1], b' ' | b',' | b';');
-        let after = &s[at + key.len()..];
-        if boundary {
-            if let Some(v) = after.strip_prefix("=<") {
-                // A quoted local part ("john> doe"@x) may hold '>' and spaces.
-                let skip = match v.strip_prefix('"') {
-                    Some(q) => q.find('"').map_or(0, |i| i + 2),
-                    None => 0,
-                };
-                let tail = &v[skip..];
-                let end = tail
-                    .find(">, ")
-                    .or_else(|| tail.find("> "))
-                    .or_else(|| tail.rfind('>'))?;
-                return Some(&v[..skip + end]);
-            }
+        if let Some(v) = s[at + key.len()..].strip_prefix('=').filter(|_| boundary) {
+            return Some(v);
         }
         search = at + key.len();
     }
     None
 }
 
+/// Value of `key=<value>` (angle brackets) in a `; from=<a> to=<b>` list.
+/// Finds the last `>` before the next ` key=` so that quoted local parts work.
+pub fn angle_field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
+    let v = after_key(s, key)?.strip_prefix('<')?;
+    // A quoted local part ("john> doe"@x) may hold '>' and spaces.
+    let skip = match v.strip_prefix('"') {
+        Some(q) => q.find('"').map_or(0, |i| i + 2),
+        None => 0,
+    };
+    let tail = &v[skip..];
+    let end = tail
+        .find(">, ")
+        .or_else(|| tail.find("> "))
+        .or_else(|| tail.rfind('>'))?;
+    Some(&v[..skip + end])
+}
+
 /// Value of `key=value` ending at `,` or space (or `;`).
 pub fn plain_field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
-    let mut search = 0;
-    while let Some(i) = s[search..].find(key) {
-        let at = search + i;
-        let boundary = at == 0 || matches!(s.as_bytes()[at - 1], b' ' | b',' | b';');
-        let after = &s[at + key.len()..];
-        if boundary {
-            if let Some(v) = after.strip_prefix('=') {
-                let end = v.find([',', ' ', ';']).unwrap_or(v.len());
-                return Some(&v[..end]);
-            }
-        }
-        search = at + key.len();
-    }
-    None
+    let v = after_key(s, key)?;
+    Some(&v[..v.find([',', ' ', ';']).unwrap_or(v.len())])
 }
 
 /// An SMTP reply split into code, enhanced code and text: `550 5.1.1 text`.
