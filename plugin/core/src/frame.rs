@@ -332,7 +332,10 @@ fn parse_text(b: &[u8], opts: &FrameOptions) -> Option<TextFrame> {
     } else {
         return None;
     }
-    let message_start = (pos + 1).min(b.len());
+    // One space separates SD from MSG; a message glued to the SD (no space)
+    // starts right after it, which may be a multi-byte character.
+    let pos = pos.min(b.len());
+    let message_start = if b.get(pos) == Some(&b' ') { pos + 1 } else { pos };
     let nil = |r: (usize, usize)| (&b[r.0..r.1] != b"-").then_some(r);
     Some(TextFrame {
         format: FrameFormat::Rfc5424,
