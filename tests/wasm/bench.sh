@@ -12,7 +12,10 @@ FILE=${1:-tests/corpus/recording/mail.log}
 [ -f "$FILE" ] || FILE=examples/logs/seed-ehlo-probe.log
 SECS=${2:-5}
 
-[ -n "${SKIP_BUILD:-}" ] || bash tests/wasm/build.sh
+if [ -z "${SKIP_BUILD:-}" ]; then
+  bash tests/wasm/build.sh
+  cargo build --release -p postfix-enrich-fluent-bit --example native >&2
+fi
 PY=$(bash tests/wasm/python-env.sh)
 
 echo "input: $FILE ($(wc -l < "$FILE") lines), ${SECS}s per measure, median of 5" >&2
@@ -25,16 +28,18 @@ n, w, j = (json.loads(a) for a in sys.argv[1:])
 core = n["core_lines_per_s"]
 rows = [
     ("native core (enrich + write_json)", core),
+    ("native core, enrich only (no JSON)", n["enrich_only_lines_per_s"]),
     ("native filter splice (Filter::process)", n["filter_records_per_s"]),
     ("wasm filter under wasmtime, net of host call", w["net_records_per_s"]),
     ("wasm filter under wasmtime, gross (wasmtime-py call)", w["gross_records_per_s"]),
     ("JS module: push (JSON.parse)", j["push_json_parse"]),
     ("JS module: pushDirect (serde-wasm-bindgen)", j["push_serde_wasm_bindgen"]),
     ("JS module: pushJson (text only)", j["push_json_text"]),
-    ("JS module: pushText (bulk)", j["push_text_bulk"]),
+    ("JS module: pushText (bulk, no JSON; + explain collector)", j["push_text_bulk"]),
 ]
 print(f"{'what':55} {'per second':>12} {'vs native':>10}")
 for name, v in rows:
     print(f"{name:55} {v:>12,} {v / core:>9.2f}x")
+print(f"load average: {open('/proc/loadavg').read().split()[0]}")
 print(f"(wasmtime-py host call overhead: {w['host_call_overhead_us']} us/call, subtracted for 'net')")
 PY

@@ -7,7 +7,11 @@
 #   $T/wasm32-wasip1/wasm/postfix_enrich_fluent_bit.wasm   Fluent Bit filter
 #   $T/js-pkg/node/                                         JS module for Node
 #   examples/web/pkg/                                       JS module for the page
-#   $T/release/postfix-enrich                               native CLI (reference)
+#   $T/debug/postfix-enrich, $T/debug/examples/native       native CLI and reference
+# The native side is built in the dev profile: CI's `cargo test --workspace`
+# has compiled all of it already, so this costs seconds there (the release
+# CLI pulls in the gRPC stack: ~10 minutes on 2 cores). bench.sh builds its
+# own release binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -35,8 +39,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION"
 fi
 
 step "native CLI and the native reference (plugin/wasm/examples/native.rs)"
-cargo build --release -p postfix-enrich >&2
-cargo build --release -p postfix-enrich-fluent-bit --example native >&2
+cargo build -p postfix-enrich -p postfix-enrich-fluent-bit --bin postfix-enrich --example native >&2
 
 step "Fluent Bit filter (wasm32-wasip1)"
 cargo build -p postfix-enrich-fluent-bit --target wasm32-wasip1 --profile wasm >&2

@@ -25,12 +25,12 @@ def target_dir() -> Path:
 
 def cli_path() -> Path:
     """The product CLI (built by build.sh)."""
-    return Path(os.environ.get("POSTFIX_ENRICH_CLI") or target_dir() / "release" / "postfix-enrich")
+    return Path(os.environ.get("POSTFIX_ENRICH_CLI") or target_dir() / "debug" / "postfix-enrich")
 
 
 def native_path() -> Path:
     """plugin/wasm/examples/native.rs: the core natively, from the same source."""
-    return target_dir() / "release" / "examples" / "native"
+    return Path(os.environ.get("NATIVE_REF") or target_dir() / "debug" / "examples" / "native")
 
 
 _NATIVE: dict[tuple, list[dict]] = {}

@@ -84,6 +84,21 @@ test('pasting the sample gives the same result', async () => {
   await page.close();
 });
 
+test('dropping a file on the page analyses it', async () => {
+  const { page, errors } = await open();
+  const text = readFileSync(sample, 'utf8');
+  await page.evaluate((t) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([t], 'mail.log', { type: 'text/plain' }));
+    window.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt }));
+    window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt }));
+  }, text);
+  await checkProbe(page);
+  assert.equal(await page.locator('#drop').isHidden(), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('filters: suspicious only, by class, by address', async () => {
   const { page } = await open();
   await page.setInputFiles('#file', sample);
@@ -107,13 +122,14 @@ test('filters: suspicious only, by class, by address', async () => {
 });
 
 test('a large file is processed in a worker with progress, the page stays responsive', async () => {
-  // ~30 MB: the sample and the corpus repeated with shifted pids so every
+  // ~30 MB (BIG_MB to change): the sample and the corpus repeated with shifted pids so every
   // copy is a new set of sessions.
   const src = [readFileSync(sample, 'utf8')];
   try { src.push(readFileSync(path.join(root, 'tests/corpus/recording/mail.log'), 'utf8')); } catch { /* absent */ }
   const parts = [];
   let size = 0;
-  for (let i = 0; size < 30 << 20; i++) {
+  const mb = Number(process.env.BIG_MB || 30);
+  for (let i = 0; size < mb << 20; i++) {
     const chunk = src[i % src.length].replace(/\[(\d+)\]:/g, (_, p) => `[${Number(p) + i * 7}]:`);
     parts.push(chunk);
     size += chunk.length;

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
 const pkgDir = process.env.PKG_NODE || path.join(target, 'js-pkg', 'node');
-const native = path.join(target, 'release', 'examples', 'native');
+const native = process.env.NATIVE_REF || path.join(target, 'debug', 'examples', 'native');
 const require = createRequire(import.meta.url);
 const pfe = require(path.join(pkgDir, 'postfix_enrich_js.js'));
 
