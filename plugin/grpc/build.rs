@@ -25,6 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // relay can carry metrics, traces and metadata as opaque bytes:
         // decoding them would drop fields this build does not know.
         .extern_path(".event", "crate::vector::wire")
+        // The relay reads pushed events as encoded bytes (src/vector/raw.rs).
+        .extern_path(".vector.PushEventsRequest", "crate::vector::raw::RawPush")
         // Proper status codes for oversized and malformed requests (src/codec.rs).
         .codec_path("crate::codec::Codec")
         .compile_fds(fds)?;

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes};
 use postfix_enrich_core::Config;
 use postfix_enrich_grpc::codec::Codec;
-use postfix_enrich_grpc::pb::vector::{vector_server, PushEventsRequest, PushEventsResponse};
+use postfix_enrich_grpc::pb::vector::{vector_server, PushEventsResponse};
+use postfix_enrich_grpc::vector::raw::RawPush;
 use postfix_enrich_grpc::vector::wire::{event_wrapper, EventWrapper, Log, Value};
 use postfix_enrich_grpc::ServeArgs;
 use prost::Message;
@@ -136,9 +137,11 @@ fn push_request(batch: usize) -> PreEncoded {
             EventWrapper {
                 event: Some(event_wrapper::Event::Log(log)),
             }
+            .encode_to_vec()
+            .into()
         })
         .collect();
-    PreEncoded(PushEventsRequest { events }.encode_to_vec().into())
+    PreEncoded(RawPush { events }.encode_to_vec().into())
 }
 
 async fn wait_ready(addr: SocketAddr) -> Channel {
@@ -161,7 +164,7 @@ struct CountingSink(Arc<AtomicU64>);
 
 #[tonic::async_trait]
 impl vector_server::Vector for CountingSink {
-    async fn push_events(&self, r: Request<PushEventsRequest>) -> Result<Response<PushEventsResponse>, Status> {
+    async fn push_events(&self, r: Request<RawPush>) -> Result<Response<PushEventsResponse>, Status> {
         self.0.fetch_add(r.into_inner().events.len() as u64, Relaxed);
         Ok(Response::new(PushEventsResponse {}))
     }

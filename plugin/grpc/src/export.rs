@@ -23,13 +23,15 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use postfix_enrich_core::{encode, Event};
+use prost::Message as _;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::metrics::{Method, METRICS};
-use crate::pb::vector::{vector_client::VectorClient, PushEventsRequest};
+use crate::pb::vector::vector_client::VectorClient;
 use crate::serve::parse_duration;
+use crate::vector::raw::RawPush;
 use crate::vector::wire::{event_wrapper, EventWrapper, Log};
 
 /// Export options, to flatten into a command line.
@@ -119,7 +121,7 @@ enum Client {
 
 /// A prepared batch, encoded once and re-sent as is on retries.
 enum Batch {
-    Vector(PushEventsRequest),
+    Vector(RawPush),
     Otlp(ExportLogsServiceRequest),
 }
 
@@ -153,8 +155,8 @@ impl Exporter {
 
     fn prepare(&self, events: &[Event<'static>]) -> Batch {
         match self.client {
-            Client::Vector(_) => Batch::Vector(PushEventsRequest {
-                events: events.iter().map(vector_event).collect(),
+            Client::Vector(_) => Batch::Vector(RawPush {
+                events: events.iter().map(|e| vector_event(e).encode_to_vec().into()).collect(),
             }),
             Client::Otlp(_) => Batch::Otlp(otlp_request(events, &self.service_name)),
         }

@@ -17,32 +17,32 @@
 //! BTreeMaps, so equal batches encode equally), and a re-sent identical batch is
 //! forwarded from there instead ([`RETRY_CACHE`] batches at most).
 
+pub mod raw;
 mod ser;
 pub mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use postfix_enrich_core::{Enricher, Event};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 use crate::metrics::{Method, METRICS};
-use crate::pb::vector::{
-    vector_server, HealthCheckRequest, HealthCheckResponse, PushEventsRequest, PushEventsResponse, ServingStatus,
-};
+use crate::pb::vector::{vector_server, HealthCheckRequest, HealthCheckResponse, PushEventsResponse, ServingStatus};
+use raw::{Outcome, RawPush};
 use wire::value::Kind;
-use wire::{event_wrapper, Value, ValueArray, ValueMap};
+use wire::{Value, ValueMap};
 
 /// A JSON value as a Vector value (the reference the direct serializer is tested against).
 #[cfg(test)]
 fn from_json(v: serde_json::Value) -> Value {
+    use bytes::Bytes;
     use serde_json::Value as J;
+    use wire::ValueArray;
     Value::of(match v {
         J::Null => Kind::Null(wire::ValueNull::NullValue as i32),
         J::Bool(b) => Kind::Boolean(b),
@@ -103,32 +103,13 @@ pub fn merge(dst: &mut BTreeMap<String, Value>, src: BTreeMap<String, Value>) {
     }
 }
 
-/// Enriches one log event in place from its `field`; false when the event has
-/// no such string field (then it is left untouched).
-fn enrich_log(enricher: &mut Enricher, log: &mut wire::Log, field: &str, max_line: usize) -> bool {
-    if log.value.is_some() {
-        return false; // a non-object root has no fields to merge into
-    }
-    let line = match log.fields.get(field) {
-        Some(Value {
-            kind: Some(Kind::RawBytes(b)),
-        }) if b.len() <= max_line => b.clone(),
-        _ => return false,
-    };
-    let ev = enricher.enrich(&line);
-    METRICS.observe_event(&ev);
-    let fields = event_fields(&ev);
-    merge(&mut log.fields, fields);
-    true
-}
-
 /// Refused batches kept enriched for Vector's retry.
 pub const RETRY_CACHE: usize = 32;
 
 /// An enriched batch shared by the downstream call and the retry cache, so
 /// keeping it for a retry costs no copy.
 #[derive(Debug, Clone, Default)]
-struct SharedBatch(Arc<PushEventsRequest>);
+struct SharedBatch(Arc<RawPush>);
 
 impl prost::Message for SharedBatch {
     fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
@@ -154,47 +135,14 @@ impl prost::Message for SharedBatch {
     }
 }
 
-/// Identifies a batch across Vector's re-sends (which are byte-identical):
-/// a hash of its whole content, walked rather than encoded (cheaper).
-fn batch_key(req: &PushEventsRequest) -> u64 {
-    fn value(v: &Value, h: &mut impl Hasher) {
-        match &v.kind {
-            None => 0u8.hash(h),
-            Some(Kind::RawBytes(b)) => (1u8, b).hash(h),
-            Some(Kind::Timestamp(t)) => (2u8, t.seconds, t.nanos).hash(h),
-            Some(Kind::Integer(i)) => (4u8, i).hash(h),
-            Some(Kind::Float(f)) => (5u8, f.to_bits()).hash(h),
-            Some(Kind::Boolean(b)) => (6u8, b).hash(h),
-            Some(Kind::Map(m)) => map(&m.fields, h),
-            Some(Kind::Array(a)) => {
-                (8u8, a.items.len()).hash(h);
-                a.items.iter().for_each(|i| value(i, h));
-            }
-            Some(Kind::Null(_)) => 9u8.hash(h),
-        }
-    }
-    fn map(m: &BTreeMap<String, Value>, h: &mut impl Hasher) {
-        (7u8, m.len()).hash(h);
-        for (k, v) in m {
-            k.hash(h);
-            value(v, h);
-        }
-    }
+/// Identifies a batch across Vector's re-sends (which are byte-identical).
+fn batch_key(req: &RawPush) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-    req.events.len().hash(&mut h);
-    for w in &req.events {
-        match &w.event {
-            None => 0u8.hash(&mut h),
-            Some(event_wrapper::Event::Log(log)) => {
-                map(&log.fields, &mut h);
-                log.value.as_ref().map(|v| value(v, &mut h)).hash(&mut h);
-                (&log.metadata, &log.metadata_full).hash(&mut h);
-            }
-            Some(event_wrapper::Event::Metric(b)) => (2u8, b).hash(&mut h),
-            Some(event_wrapper::Event::Trace(b)) => (3u8, b).hash(&mut h),
-        }
+    for e in &req.events {
+        h.update(&(e.len() as u64).to_le_bytes());
+        h.update(e);
     }
-    h.finish()
+    h.digest()
 }
 
 /// The relay: `vector.Vector` in, enriched, `vector.Vector` out.
@@ -205,7 +153,7 @@ pub struct Relay {
     call_timeout: Duration,
     downstream: Channel,
     downstream_addr: String,
-    refused: Mutex<VecDeque<(u64, Arc<PushEventsRequest>)>>,
+    refused: Mutex<VecDeque<(u64, Arc<RawPush>)>>,
 }
 
 impl Relay {
@@ -233,18 +181,20 @@ impl Relay {
         })
     }
 
-    fn enrich_batch(&self, req: &mut PushEventsRequest) {
+    fn enrich_batch(&self, req: &mut RawPush) {
         let mut enricher = self.enricher.lock().unwrap_or_else(|p| p.into_inner());
         let dropped_before = enricher.stats().dropped();
-        for w in &mut req.events {
-            let enriched = match &mut w.event {
-                Some(event_wrapper::Event::Log(log)) => {
-                    enrich_log(&mut enricher, log, &self.field, self.max_line_bytes)
+        for event in &mut req.events {
+            let outcome = raw::relay_event(event, &self.field, self.max_line_bytes, |line, write| {
+                let ev = enricher.enrich(line);
+                METRICS.observe_event(&ev);
+                write(&ev);
+            });
+            match outcome {
+                Outcome::Enriched(b) => *event = b,
+                Outcome::Untouched => {
+                    METRICS.relay_passthrough.fetch_add(1, Relaxed);
                 }
-                _ => false,
-            };
-            if !enriched {
-                METRICS.relay_passthrough.fetch_add(1, Relaxed);
             }
         }
         let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
@@ -253,7 +203,7 @@ impl Relay {
 
     /// The enriched form of `req`: from the retry cache when this batch was
     /// refused before, else enriched now.
-    fn prepare(&self, mut req: PushEventsRequest, key: u64) -> Arc<PushEventsRequest> {
+    fn prepare(&self, mut req: RawPush, key: u64) -> Arc<RawPush> {
         {
             let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(i) = refused.iter().position(|(k, _)| *k == key) {
@@ -264,7 +214,7 @@ impl Relay {
         Arc::new(req)
     }
 
-    fn keep_for_retry(&self, key: u64, batch: Arc<PushEventsRequest>) {
+    fn keep_for_retry(&self, key: u64, batch: Arc<RawPush>) {
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         if refused.len() == RETRY_CACHE {
             refused.pop_front();
@@ -272,7 +222,7 @@ impl Relay {
         refused.push_back((key, batch));
     }
 
-    async fn forward(&self, batch: Arc<PushEventsRequest>) -> Result<(), Status> {
+    async fn forward(&self, batch: Arc<RawPush>) -> Result<(), Status> {
         let mut grpc = tonic::client::Grpc::new(self.downstream.clone());
         grpc.ready().await.map_err(|e| Status::unavailable(e.to_string()))?;
         let path = PathAndQuery::from_static("/vector.Vector/PushEvents");
@@ -285,7 +235,7 @@ impl Relay {
 
 #[tonic::async_trait]
 impl vector_server::Vector for Relay {
-    async fn push_events(&self, request: Request<PushEventsRequest>) -> Result<Response<PushEventsResponse>, Status> {
+    async fn push_events(&self, request: Request<RawPush>) -> Result<Response<PushEventsResponse>, Status> {
         let start = Instant::now();
         let req = request.into_inner();
         let n = req.events.len() as u64;
@@ -335,36 +285,5 @@ impl vector_server::Vector for Relay {
         Ok(Response::new(HealthCheckResponse {
             status: ServingStatus::Serving as i32,
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use postfix_enrich_core::Config;
-
-    #[test]
-    fn enriched_fields_merge_and_others_stay() {
-        let mut log = wire::Log::default();
-        log.fields.insert(
-            "message".into(),
-            Value::string("Jun 19 16:27:21 mx postfix/smtpd[1]: connect from unknown[192.0.2.7]"),
-        );
-        log.fields.insert("source_type".into(), Value::string("file"));
-        let mut postfix = BTreeMap::new();
-        postfix.insert("mine".to_owned(), Value::of(Kind::Integer(1)));
-        log.fields
-            .insert("postfix".into(), Value::of(Kind::Map(ValueMap { fields: postfix })));
-        log.metadata_full = Some(Bytes::from_static(b"\x1a\x03abc"));
-        let mut e = Enricher::new(Config::default());
-        assert!(enrich_log(&mut e, &mut log, "message", 1 << 20));
-        assert_eq!(log.fields["source_type"], Value::string("file"));
-        let Some(Kind::Map(pf)) = &log.fields["postfix"].kind else {
-            panic!("postfix is a map")
-        };
-        assert_eq!(pf.fields["mine"], Value::of(Kind::Integer(1)));
-        assert_eq!(pf.fields["event"], Value::string("connect"));
-        assert!(pf.fields.contains_key("session_id"));
-        assert_eq!(log.metadata_full.as_deref(), Some(&b"\x1a\x03abc"[..]));
     }
 }

@@ -14,7 +14,7 @@ use super::wire::{value::Kind, Value, ValueArray, ValueMap, ValueNull};
 
 /// Why a value could not be represented (never happens for Events).
 #[derive(Debug)]
-pub struct Error(String);
+pub struct Error(pub(crate) String);
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,0 +1,603 @@
+//! The relay's hot path on encoded bytes: a log event is not decoded into a
+//! tree. Its fields are scanned, the raw line is read from the configured
+//! field, every field the enrichment does not replace is copied as encoded,
+//! and the enriched fields are written straight from the Event's `Serialize`
+//! impl as protobuf (`ProtoWriter`). Metadata, metrics and traces are copied
+//! byte for byte. Only when an enriched object meets an existing object of the
+//! same name (a deep merge) are those two values decoded.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use postfix_enrich_core::Event;
+use prost::Message;
+use serde::ser::{self, Serialize};
+
+use super::ser::Error;
+use super::wire::{value::Kind, Value};
+
+/// `vector.PushEventsRequest` with each `EventWrapper` kept encoded.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RawPush {
+    /// Encoded `event.EventWrapper`s.
+    #[prost(bytes = "bytes", repeated, tag = "1")]
+    pub events: Vec<Bytes>,
+}
+
+// ---- reading -------------------------------------------------------------
+
+fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// One field of an encoded message.
+struct Field<'a> {
+    tag: u32,
+    /// Payload of a length-delimited field (empty for others).
+    data: &'a [u8],
+    wire_type: u8,
+    /// The whole field, key included.
+    raw: &'a [u8],
+}
+
+/// Iterates the fields of an encoded message; `None` at the end or on malformed input.
+struct Fields<'a> {
+    b: &'a [u8],
+    pos: usize,
+    malformed: bool,
+}
+
+fn fields(b: &[u8]) -> Fields<'_> {
+    Fields {
+        b,
+        pos: 0,
+        malformed: false,
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Field<'a>;
+    fn next(&mut self) -> Option<Field<'a>> {
+        if self.pos >= self.b.len() || self.malformed {
+            return None;
+        }
+        let start = self.pos;
+        let parsed = (|| {
+            let key = read_varint(self.b, &mut self.pos)?;
+            let (tag, wire_type) = ((key >> 3) as u32, (key & 7) as u8);
+            let data = match wire_type {
+                0 => {
+                    read_varint(self.b, &mut self.pos)?;
+                    &[][..]
+                }
+                1 => {
+                    self.pos = self.pos.checked_add(8).filter(|&p| p <= self.b.len())?;
+                    &[][..]
+                }
+                2 => {
+                    let len = usize::try_from(read_varint(self.b, &mut self.pos)?).ok()?;
+                    let end = self.pos.checked_add(len).filter(|&e| e <= self.b.len())?;
+                    let d = &self.b[self.pos..end];
+                    self.pos = end;
+                    d
+                }
+                5 => {
+                    self.pos = self.pos.checked_add(4).filter(|&p| p <= self.b.len())?;
+                    &[][..]
+                }
+                _ => return None,
+            };
+            Some(Field {
+                tag,
+                data,
+                wire_type,
+                raw: &self.b[start..self.pos],
+            })
+        })();
+        if parsed.is_none() {
+            self.malformed = true;
+        }
+        parsed
+    }
+}
+
+/// Key and value payload of an encoded map entry.
+fn map_entry(entry: &[u8]) -> Option<(&str, &[u8])> {
+    let (mut key, mut value) = (None, &[][..]);
+    let mut it = fields(entry);
+    for f in it.by_ref() {
+        match (f.tag, f.wire_type) {
+            (1, 2) => key = std::str::from_utf8(f.data).ok(),
+            (2, 2) => value = f.data,
+            _ => {}
+        }
+    }
+    if it.malformed {
+        return None;
+    }
+    Some((key?, value))
+}
+
+/// The bytes of a `Value` holding `raw_bytes`.
+fn value_bytes(value: &[u8]) -> Option<&[u8]> {
+    let f = fields(value).next()?;
+    (f.tag == 1 && f.wire_type == 2).then_some(f.data)
+}
+
+fn value_is_map(value: &[u8]) -> bool {
+    fields(value).next().is_some_and(|f| f.tag == 7 && f.wire_type == 2)
+}
+
+// ---- writing -------------------------------------------------------------
+
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// Starts a length-delimited field: room for its length, filled by `end`.
+fn begin(buf: &mut Vec<u8>, key: u8) -> usize {
+    buf.push(key);
+    let at = buf.len();
+    buf.extend_from_slice(&[0; 5]);
+    at
+}
+
+/// Writes the length of the field begun at `at`, moving its body into place.
+fn end(buf: &mut Vec<u8>, at: usize) {
+    let mut len = buf.len() - at - 5;
+    let (mut tmp, mut n) = ([0u8; 5], 0);
+    loop {
+        tmp[n] = (len as u8 & 0x7f) | if len >= 0x80 { 0x80 } else { 0 };
+        n += 1;
+        len >>= 7;
+        if len == 0 {
+            break;
+        }
+    }
+    buf.copy_within(at + 5.., at + n);
+    buf.truncate(buf.len() - (5 - n));
+    buf[at..at + n].copy_from_slice(&tmp[..n]);
+}
+
+fn put_bytes(buf: &mut Vec<u8>, key: u8, b: &[u8]) {
+    buf.push(key);
+    put_varint(buf, b.len() as u64);
+    buf.extend_from_slice(b);
+}
+
+/// A serde serializer writing the body of an `event.Value` (see
+/// proto/vector/event.proto for the field numbers used below).
+struct ProtoWriter<'b>(&'b mut Vec<u8>);
+
+/// Writes an object or array body; `at` is where its length goes.
+struct Compound<'b> {
+    buf: &'b mut Vec<u8>,
+    at: usize,
+    entry: usize,
+}
+
+const RAW_BYTES: u8 = 0x0a; // 1, LEN
+const INTEGER: u8 = 0x20; // 4, VARINT
+const FLOAT: u8 = 0x29; // 5, I64
+const BOOLEAN: u8 = 0x30; // 6, VARINT
+const MAP: u8 = 0x3a; // 7, LEN
+const ARRAY: u8 = 0x42; // 8, LEN
+const NULL: u8 = 0x48; // 9, VARINT
+const ENTRY: u8 = 0x0a; // map entry / array item: 1, LEN
+const ENTRY_VALUE: u8 = 0x12; // map entry value: 2, LEN
+
+impl<'b> ser::Serializer for ProtoWriter<'b> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'b>;
+    type SerializeTuple = Compound<'b>;
+    type SerializeTupleStruct = Compound<'b>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
+    type SerializeMap = Compound<'b>;
+    type SerializeStruct = Compound<'b>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
+
+    fn serialize_bool(self, b: bool) -> Result<(), Error> {
+        self.0.extend_from_slice(&[BOOLEAN, b as u8]);
+        Ok(())
+    }
+    fn serialize_i8(self, n: i8) -> Result<(), Error> {
+        self.serialize_i64(n.into())
+    }
+    fn serialize_i16(self, n: i16) -> Result<(), Error> {
+        self.serialize_i64(n.into())
+    }
+    fn serialize_i32(self, n: i32) -> Result<(), Error> {
+        self.serialize_i64(n.into())
+    }
+    fn serialize_i64(self, n: i64) -> Result<(), Error> {
+        self.0.push(INTEGER);
+        put_varint(self.0, n as u64);
+        Ok(())
+    }
+    fn serialize_u8(self, n: u8) -> Result<(), Error> {
+        self.serialize_i64(n.into())
+    }
+    fn serialize_u16(self, n: u16) -> Result<(), Error> {
+        self.serialize_i64(n.into())
+    }
+    fn serialize_u32(self, n: u32) -> Result<(), Error> {
+        self.serialize_i64(n.into())
+    }
+    fn serialize_u64(self, n: u64) -> Result<(), Error> {
+        self.serialize_i64(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+    fn serialize_f32(self, n: f32) -> Result<(), Error> {
+        self.serialize_f64(n.into())
+    }
+    fn serialize_f64(self, n: f64) -> Result<(), Error> {
+        self.0.push(FLOAT);
+        self.0.extend_from_slice(&n.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_char(self, c: char) -> Result<(), Error> {
+        self.serialize_str(c.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, s: &str) -> Result<(), Error> {
+        put_bytes(self.0, RAW_BYTES, s.as_bytes());
+        Ok(())
+    }
+    fn serialize_bytes(self, b: &[u8]) -> Result<(), Error> {
+        put_bytes(self.0, RAW_BYTES, b);
+        Ok(())
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        self.0.extend_from_slice(&[NULL, 0]);
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.serialize_none()
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
+        self.serialize_none()
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<(), Error> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        use ser::SerializeMap;
+        let mut m = self.serialize_map(Some(1))?;
+        m.serialize_entry(variant, value)?;
+        m.end()
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'b>, Error> {
+        let at = begin(self.0, ARRAY);
+        Ok(Compound {
+            buf: self.0,
+            at,
+            entry: 0,
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'b>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Compound<'b>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(Error(format!("tuple variant of {name} not supported")))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Compound<'b>, Error> {
+        let at = begin(self.0, MAP);
+        Ok(Compound {
+            buf: self.0,
+            at,
+            entry: 0,
+        })
+    }
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'b>, Error> {
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(Error(format!("struct variant of {name} not supported")))
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let item = begin(self.buf, ENTRY);
+        value.serialize(ProtoWriter(self.buf))?;
+        end(self.buf, item);
+        Ok(())
+    }
+    fn end(self) -> Result<(), Error> {
+        end(self.buf, self.at);
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeMap for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        // A string Value body (`0x0a len bytes`) is exactly a map entry's key field.
+        self.entry = begin(self.buf, ENTRY);
+        let before = self.buf.len();
+        key.serialize(ProtoWriter(self.buf))?;
+        if self.buf.get(before) != Some(&RAW_BYTES) {
+            return Err(Error("map keys must be strings".into()));
+        }
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let v = begin(self.buf, ENTRY_VALUE);
+        value.serialize(ProtoWriter(self.buf))?;
+        end(self.buf, v);
+        end(self.buf, self.entry);
+        Ok(())
+    }
+    fn end(self) -> Result<(), Error> {
+        end(self.buf, self.at);
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+        ser::SerializeMap::serialize_entry(self, key, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeMap::end(self)
+    }
+}
+
+/// The enriched fields of `ev` as encoded `Log.fields` entries (also the
+/// body of a `ValueMap`), with `@timestamp` as a native timestamp.
+pub fn event_entries(ev: &Event<'_>, out: &mut Vec<u8>) {
+    let start = out.len();
+    ev.serialize(ProtoWriter(out)).expect("events serialize");
+    // Drop the `map` key and length: what remains is the list of entries.
+    let mut pos = start + 1;
+    read_varint(out, &mut pos).expect("just written");
+    out.drain(start..pos);
+    if let Some(t) = &ev.timestamp {
+        let ts = crate::convert::timestamp(t);
+        let mut stamp = Vec::with_capacity(24);
+        stamp.push(0x08);
+        put_varint(&mut stamp, ts.seconds as u64);
+        stamp.push(0x10);
+        put_varint(&mut stamp, ts.nanos as u64);
+        // Replace the string `@timestamp` entry with a timestamp one.
+        let mut rebuilt = Vec::with_capacity(out.len() - start + 8);
+        for f in fields(&out[start..]) {
+            match map_entry(f.data) {
+                Some(("@timestamp", _)) => {
+                    let e = begin(&mut rebuilt, ENTRY);
+                    put_bytes(&mut rebuilt, RAW_BYTES, b"@timestamp");
+                    let v = begin(&mut rebuilt, ENTRY_VALUE);
+                    put_bytes(&mut rebuilt, 0x12, &stamp); // Value.timestamp: 2, LEN
+                    end(&mut rebuilt, v);
+                    end(&mut rebuilt, e);
+                }
+                _ => rebuilt.extend_from_slice(f.raw),
+            }
+        }
+        out.truncate(start);
+        out.extend_from_slice(&rebuilt);
+    }
+}
+
+/// What [`relay_event`] did.
+pub enum Outcome {
+    /// Enriched (the new encoding).
+    Enriched(Bytes),
+    /// Not a log with the field: forward the original.
+    Untouched,
+}
+
+/// Enriches one encoded `EventWrapper` from its `field`, with `enrich`
+/// turning the line into an Event and handing it to the writer.
+pub fn relay_event(
+    wrapper: &[u8],
+    field: &str,
+    max_line: usize,
+    enrich: impl FnOnce(&[u8], &mut dyn FnMut(&Event<'_>)),
+) -> Outcome {
+    // EventWrapper: a log is field 1.
+    let mut log = None;
+    for f in fields(wrapper) {
+        if f.tag == 1 && f.wire_type == 2 {
+            log = Some(f.data);
+        }
+    }
+    let Some(log) = log else {
+        return Outcome::Untouched;
+    };
+    let mut line = None;
+    let mut it = fields(log);
+    for f in it.by_ref() {
+        match (f.tag, f.wire_type) {
+            (1, 2) => {
+                if let Some((k, v)) = map_entry(f.data) {
+                    if k == field {
+                        line = value_bytes(v);
+                    }
+                }
+            }
+            // A non-object root: nothing to merge into.
+            (2, _) => return Outcome::Untouched,
+            _ => {}
+        }
+    }
+    let line = match line {
+        Some(l) if !it.malformed && l.len() <= max_line => l,
+        _ => return Outcome::Untouched,
+    };
+
+    let mut entries = Vec::with_capacity(1024);
+    enrich(line, &mut |ev| event_entries(ev, &mut entries));
+    // Keys the enrichment sets, and where their entries are.
+    let new: Vec<(&str, &[u8], &[u8])> = fields(&entries)
+        .filter_map(|f| map_entry(f.data).map(|(k, v)| (k, v, f.raw)))
+        .collect();
+    let mut merged: Vec<&str> = Vec::new();
+    let mut body = Vec::with_capacity(log.len() + entries.len() + 16);
+    for f in fields(log) {
+        if f.tag == 1 && f.wire_type == 2 {
+            if let Some((k, old)) = map_entry(f.data) {
+                if let Some(&(_, new_value, _)) = new.iter().find(|(nk, _, _)| *nk == k) {
+                    if value_is_map(old) && value_is_map(new_value) {
+                        deep_merge(&mut body, k, old, new_value);
+                        merged.push(k);
+                    }
+                    continue; // replaced by the enriched entry
+                }
+            }
+        }
+        body.extend_from_slice(f.raw);
+    }
+    for (k, _, raw) in &new {
+        if !merged.contains(k) {
+            body.extend_from_slice(raw);
+        }
+    }
+    let mut out = Vec::with_capacity(body.len() + 8);
+    put_bytes(&mut out, 0x0a, &body); // EventWrapper.log: 1, LEN
+    Outcome::Enriched(out.into())
+}
+
+/// The rare slow path: an enriched object meets an existing object of the
+/// same name, so both are decoded and merged key by key.
+fn deep_merge(body: &mut Vec<u8>, key: &str, old: &[u8], new: &[u8]) {
+    let (Ok(old), Ok(new)) = (Value::decode(old), Value::decode(new)) else {
+        return;
+    };
+    let (Some(Kind::Map(mut old)), Some(Kind::Map(new))) = (old.kind, new.kind) else {
+        return;
+    };
+    super::merge(&mut old.fields, new.fields);
+    let mut one = BTreeMap::new();
+    one.insert(key.to_owned(), Value::of(Kind::Map(old)));
+    // A `ValueMap` body is a list of entries, as `Log.fields` is.
+    let vm = super::wire::ValueMap { fields: one };
+    body.extend_from_slice(&vm.encode_to_vec());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vector::wire::{event_wrapper, EventWrapper, Log, ValueMap};
+    use postfix_enrich_core::{Config, Enricher};
+
+    fn log(fields: &[(&str, Value)]) -> EventWrapper {
+        let mut l = Log::default();
+        for (k, v) in fields {
+            l.fields.insert((*k).to_owned(), v.clone());
+        }
+        l.metadata_full = Some(Bytes::from_static(b"\x1a\x03abc"));
+        EventWrapper {
+            event: Some(event_wrapper::Event::Log(l)),
+        }
+    }
+
+    /// The byte path gives the same event as the tree path.
+    #[test]
+    fn same_as_the_tree_path() {
+        let line = "Jun 19 16:27:22 mx postfix/smtpd[7]: disconnect from unknown[192.0.2.7] ehlo=1 quit=1 commands=2";
+        let mut mine = BTreeMap::new();
+        mine.insert("mine".to_owned(), Value::of(Kind::Integer(1)));
+        let input = log(&[
+            ("message", Value::string(line)),
+            ("host", Value::string("node")),
+            ("source_type", Value::string("file")),
+            ("postfix", Value::of(Kind::Map(ValueMap { fields: mine }))),
+        ]);
+        let bytes = input.encode_to_vec();
+        let mut e1 = Enricher::new(Config::default());
+        let Outcome::Enriched(out) = relay_event(&bytes, "message", 1 << 20, |l, w| w(&e1.enrich(l))) else {
+            panic!("enriched")
+        };
+        let got = EventWrapper::decode(out).unwrap();
+
+        let mut expected = input.clone();
+        let Some(event_wrapper::Event::Log(l)) = &mut expected.event else {
+            unreachable!()
+        };
+        let mut e2 = Enricher::new(Config::default());
+        let ev = e2.enrich(line.as_bytes());
+        crate::vector::merge(&mut l.fields, crate::vector::event_fields(&ev));
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn untouched_without_the_field() {
+        let input = log(&[("other", Value::string("x"))]).encode_to_vec();
+        assert!(matches!(
+            relay_event(&input, "message", 1 << 20, |_, _| panic!()),
+            Outcome::Untouched
+        ));
+        let metric = b"\x12\x03abc";
+        assert!(matches!(
+            relay_event(metric, "message", 1 << 20, |_, _| panic!()),
+            Outcome::Untouched
+        ));
+    }
+}
