@@ -1,4 +1,4 @@
-//! Coverage of Postfix's own message catalog (../shared/postfix/log-catalog.tsv,
+//! Coverage of Postfix's own message catalog (tests/postfix/log-catalog.tsv,
 //! every message Postfix 3.11 can log): one line is derived from the format
 //! of each row whose importance is session, probe, delivery, tls or sasl, and
 //! run through the enricher. It reports the share recognised (not
@@ -103,7 +103,7 @@ struct Row {
 }
 
 fn rows() -> Vec<Row> {
-    let path = repo().join("../shared/postfix/log-catalog.tsv");
+    let path = repo().join("tests/postfix/log-catalog.tsv");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .skip(1)
