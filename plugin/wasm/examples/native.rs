@@ -5,7 +5,8 @@
 //! - `native ndjson FILE`     one Event JSON per line, as `postfix-enrich FILE`
 //! - `native stateless FILE`  as `postfix-enrich --stateless FILE`
 //! - `native explain FILE`    the report, as `postfix-enrich explain --json FILE`
-//! - `native bench FILE SECS` lines/s of the core (enrich + write_json) and
+//! - `native bench FILE SECS` lines/s of the core (enrich + write_json, and
+//!   enrich alone, the counterpart of the JS module's bulk `pushText`) and
 //!   records/s of the filter's splice natively, each the median of 5 runs
 //!   of at least SECS/5 seconds.
 
@@ -90,6 +91,17 @@ fn main() {
                     })
                 })
                 .collect();
+            let enrich_only: Vec<f64> = (0..5)
+                .map(|_| {
+                    rate(secs, || {
+                        let mut enricher = Enricher::new(Config::default());
+                        for l in &input {
+                            std::hint::black_box(enricher.enrich(l));
+                        }
+                        input.len()
+                    })
+                })
+                .collect();
             let filter: Vec<f64> = (0..5)
                 .map(|_| {
                     rate(secs, || {
@@ -103,8 +115,9 @@ fn main() {
                 .collect();
             writeln!(
                 out,
-                "{{\"core_lines_per_s\":{:.0},\"filter_records_per_s\":{:.0},\"lines\":{}}}",
+                "{{\"core_lines_per_s\":{:.0},\"enrich_only_lines_per_s\":{:.0},\"filter_records_per_s\":{:.0},\"lines\":{}}}",
                 median(core),
+                median(enrich_only),
                 median(filter),
                 input.len()
             )
