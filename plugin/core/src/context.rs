@@ -75,8 +75,6 @@ impl ContextStats {
 /// Replies pair with commands first-in first-out; a client that pipelines
 /// more than this many unanswered commands is not worth more memory.
 const MAX_PENDING: usize = 32;
-/// Commands kept for the evidence text.
-const MAX_COMMANDS_KEPT: usize = 16;
 
 struct Session {
     id: SessionId,
@@ -548,14 +546,6 @@ fn trace_line<'a>(s: &mut Session, c: &ChatLine<'a>, line: &'a str, ev: &mut Eve
         if s.pending.len() < MAX_PENDING {
             s.pending.push_back(verb);
         }
-        if facts.commands.len() < MAX_COMMANDS_KEPT {
-            let shown = if verb == "AUTH" {
-                format!("AUTH {}", short(c.args, 32))
-            } else {
-                verb.to_owned()
-            };
-            facts.commands.push(shown);
-        }
         if matches!(verb, "EHLO" | "HELO") && !c.args.is_empty() {
             facts
                 .helo
@@ -585,7 +575,7 @@ fn trace_line<'a>(s: &mut Session, c: &ChatLine<'a>, line: &'a str, ev: &mut Eve
         if t.eq_ignore_ascii_case("STARTTLS") {
             facts.offered_starttls = true;
         } else if let Some(m) = t.strip_prefix("AUTH ").or_else(|| t.strip_prefix("AUTH=")) {
-            facts.offered_auth.get_or_insert_with(|| m.to_owned());
+            facts.offered_auth.get_or_insert_with(|| short(m, 64).to_owned());
         }
     }
     if r.code == 334 {

@@ -144,8 +144,6 @@ pub struct SessionFacts {
     pub traced: bool,
     /// The session is a postscreen one.
     pub postscreen: bool,
-    /// Commands sent, in order (trace only; at most a few kept for the evidence).
-    pub commands: Vec<String>,
 }
 
 /// What the per-address window says about earlier sessions.
