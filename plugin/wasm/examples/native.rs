@@ -7,8 +7,8 @@
 //! - `native explain FILE`    the report, as `postfix-enrich explain --json FILE`
 //! - `native bench FILE SECS` lines/s of the core (enrich + write_json, and
 //!   enrich alone, the counterpart of the JS module's bulk `pushText`) and
-//!   records/s of the filter's splice natively, each the median of 5 runs
-//!   of at least SECS/5 seconds.
+//!   records/s of the filter's splice natively, each the median of 5
+//!   interleaved rounds of at least SECS/15 seconds per measure.
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -73,46 +73,39 @@ fn main() {
             writeln!(out, "{}", serde_json::to_string(&report).expect("report")).expect("stdout");
         }
         "bench" => {
-            let secs: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5.0) / 5.0;
+            let secs: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5.0) / 15.0;
             let input: Vec<&[u8]> = lines(&data).collect();
             let records: Vec<Vec<u8>> = input
                 .iter()
                 .map(|l| serde_json::to_vec(&serde_json::json!({ "log": String::from_utf8_lossy(l) })).expect("record"))
                 .collect();
-            let core: Vec<f64> = (0..5)
-                .map(|_| {
-                    rate(secs, || {
-                        let mut enricher = Enricher::new(Config::default());
-                        for l in &input {
-                            json.clear();
-                            encode::write_json(&enricher.enrich(l), &mut json);
-                        }
-                        input.len()
-                    })
-                })
-                .collect();
-            let enrich_only: Vec<f64> = (0..5)
-                .map(|_| {
-                    rate(secs, || {
-                        let mut enricher = Enricher::new(Config::default());
-                        for l in &input {
-                            std::hint::black_box(enricher.enrich(l));
-                        }
-                        input.len()
-                    })
-                })
-                .collect();
-            let filter: Vec<f64> = (0..5)
-                .map(|_| {
-                    rate(secs, || {
-                        let mut f = Filter::default();
-                        for r in &records {
-                            std::hint::black_box(f.process(r));
-                        }
-                        records.len()
-                    })
-                })
-                .collect();
+            // Rounds interleave the three measures so load from other
+            // processes on a shared machine hits them alike.
+            let (mut core, mut enrich_only, mut filter) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..5 {
+                core.push(rate(secs, || {
+                    let mut enricher = Enricher::new(Config::default());
+                    for l in &input {
+                        json.clear();
+                        encode::write_json(&enricher.enrich(l), &mut json);
+                    }
+                    input.len()
+                }));
+                enrich_only.push(rate(secs, || {
+                    let mut enricher = Enricher::new(Config::default());
+                    for l in &input {
+                        std::hint::black_box(enricher.enrich(l));
+                    }
+                    input.len()
+                }));
+                filter.push(rate(secs, || {
+                    let mut f = Filter::default();
+                    for r in &records {
+                        std::hint::black_box(f.process(r));
+                    }
+                    records.len()
+                }));
+            }
             writeln!(
                 out,
                 "{{\"core_lines_per_s\":{:.0},\"enrich_only_lines_per_s\":{:.0},\"filter_records_per_s\":{:.0},\"lines\":{}}}",
