@@ -94,7 +94,7 @@ fn cpu_secs() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name, which is in parentheses.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let f: Vec<i64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
     // utime and stime are fields 14 and 15 of the line; the state letter (3) is
     // not a number and is filtered out, so they are 10 and 11 here.
     f.get(10).zip(f.get(11)).map_or(0.0, |(u, s)| (u + s) as f64 / 100.0)
@@ -154,6 +154,8 @@ async fn wait_ready(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .tcp_nodelay(true)
+        .initial_stream_window_size(Some(2 << 20))
+        .initial_connection_window_size(Some(8 << 20))
         .connect()
         .await
         .expect("connect")
@@ -183,9 +185,14 @@ async fn one_stream(channel: Channel, req: PreEncoded, secs: Duration, depth: us
     let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(usize::MAX);
     grpc.ready().await.unwrap();
     let path = PathAndQuery::from_static("/postfix_enrich.v1.Enricher/EnrichStream");
+    // At most `depth` batches in flight per stream, so latency is the
+    // server's, not that of a queue growing on the client.
+    let window = Arc::new(tokio::sync::Semaphore::new(depth));
+    let credit = window.clone();
     let sender = tokio::spawn(async move {
         let end = Instant::now() + secs;
         while Instant::now() < end {
+            credit.acquire().await.expect("open").forget();
             let t = Instant::now();
             if tx.send(req.clone()).await.is_err() {
                 break;
@@ -206,6 +213,7 @@ async fn one_stream(channel: Channel, req: PreEncoded, secs: Duration, depth: us
     while let Some(r) = inbound.message().await.expect("response") {
         let t0 = trx.recv().await.expect("a send time per response");
         lat.push(t0.elapsed());
+        window.add_permits(1);
         n += r.events.len() as u64;
     }
     sender.await.unwrap();

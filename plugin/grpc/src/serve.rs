@@ -17,6 +17,9 @@ use crate::pb::vector::vector_server::VectorServer;
 use crate::service::{EnricherService, Limits};
 use crate::vector::Relay;
 
+/// HTTP/2 stream window of the server and of its downstream connection.
+pub(crate) const WINDOW: u32 = 2 << 20;
+
 /// Parses `500ms`, `30s`, `2m` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -147,7 +150,12 @@ pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Resul
         None => None,
     };
 
-    let mut builder = Server::builder().tcp_nodelay(true);
+    // Batches of a thousand lines are hundreds of KiB each way: HTTP/2's
+    // default 64 KiB windows would cost several round trips per batch.
+    let mut builder = Server::builder()
+        .tcp_nodelay(true)
+        .initial_stream_window_size(Some(WINDOW))
+        .initial_connection_window_size(Some(4 * WINDOW));
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
         let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;

@@ -169,6 +169,8 @@ impl Relay {
         let channel = Channel::from_shared(format!("http://{addr}"))?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
+            .initial_stream_window_size(Some(crate::serve::WINDOW))
+            .initial_connection_window_size(Some(4 * crate::serve::WINDOW))
             .connect_lazy();
         Ok(Relay {
             enricher: Mutex::new(enricher),
