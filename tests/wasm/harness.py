@@ -133,11 +133,15 @@ class FluentBitHost:
                 raise ValueError("returned string has no NUL before the end of memory")
             window *= 4
 
-    def call_raw(self, rec_ptr: int, rec_len: int, tag: bytes = b"postfix") -> bytes:
+    # Record time passed to the filter: 2026-06-20, so year-less stamps get
+    # 2026 like the native reference's default.
+    TIME = 1_782_000_000
+
+    def call_raw(self, rec_ptr: int, rec_len: int, tag: bytes = b"postfix", time_sec: int | None = None) -> bytes:
         """Calls the filter with a given record pointer (e.g. 0)."""
         tag_ptr = self._dup(tag)
         try:
-            out = self.func(tag_ptr, len(tag), 1_782_000_000, 0, rec_ptr, rec_len)
+            out = self.func(tag_ptr, len(tag), self.TIME if time_sec is None else time_sec, 0, rec_ptr, rec_len)
         except wasmtime.Trap as e:  # pragma: no cover - a failure mode under test
             raise Trap(str(e)) from e
         finally:
@@ -145,11 +149,11 @@ class FluentBitHost:
                 self.free(tag_ptr)
         return self.read_cstr(out)
 
-    def call(self, record: bytes, tag: bytes = b"postfix") -> bytes:
+    def call(self, record: bytes, tag: bytes = b"postfix", time_sec: int | None = None) -> bytes:
         """Filters one JSON record (bytes); returns the output JSON text."""
         rec_ptr = self._dup(record)
         try:
-            return self.call_raw(rec_ptr, len(record), tag)
+            return self.call_raw(rec_ptr, len(record), tag, time_sec)
         finally:
             if rec_ptr:
                 self.free(rec_ptr)

@@ -190,3 +190,16 @@ def test_memory_is_bounded_over_many_sessions(host):
         ip = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
         host.call(json.dumps({"log": f"Jun 19 16:27:21 mx postfix/smtpd[{pid}]: connect from unknown[{ip}]"}).encode())
     assert host.memory_bytes() < 64 << 20, host.memory_bytes()
+
+
+def test_year_less_stamps_take_the_record_year(host):
+    """The record time Fluent Bit passes dates RFC 3164 stamps; a later year
+    rebuilds the context once, an earlier one (another input lagging) does not."""
+    line = json.dumps({"log": "Mar 15 10:00:00 mx postfix/smtpd[7]: connect from a[192.0.2.1]"}).encode()
+    y2027 = 1_814_000_000  # 2027-06-26
+    assert json.loads(host.call(line, time_sec=y2027))["@timestamp"] == "2027-03-15T10:00:00Z"
+    assert json.loads(host.call(line, time_sec=HOST_2026))["@timestamp"] == "2027-03-15T10:00:00Z"
+    assert json.loads(host.call(line, time_sec=0))["@timestamp"] == "2027-03-15T10:00:00Z"
+
+
+HOST_2026 = FluentBitHost.TIME

@@ -13,12 +13,42 @@
 //! NDJSON line, byte for byte).
 
 use postfix_enrich_core::explain::Explainer;
-use postfix_enrich_core::{encode, enrich_line as core_enrich_line, Config, Enricher as CoreEnricher, Event};
+use postfix_enrich_core::{
+    encode, enrich_line as core_enrich_line, Config, Enricher as CoreEnricher, Event, Timestamp, YearPolicy,
+};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");
+
+/// The configuration with year-less stamps (RFC 3164, maillog_file) dated
+/// relative to `reference_ms` (milliseconds since the epoch; default now),
+/// as the CLI dates them relative to today.
+fn config_at(reference_ms: Option<f64>) -> Config {
+    let ms = reference_ms.unwrap_or_else(js_now);
+    let day = Timestamp::from_unix_micros((ms * 1000.0) as i64);
+    let mut config = Config::default();
+    config.frame.years = YearPolicy::Reference {
+        year: day.year,
+        month: day.month,
+        day: day.day,
+    };
+    config
+}
+
+#[cfg(target_arch = "wasm32")]
+fn js_now() -> f64 {
+    js_sys::Date::now()
+}
+
+// Native builds (clippy, cargo test) have no JS clock.
+#[cfg(not(target_arch = "wasm32"))]
+fn js_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
+}
 
 /// Parses JSON text produced by serde_json into a JS value.
 fn parse(json: &str) -> Result<JsValue, JsError> {
@@ -41,23 +71,30 @@ fn to_js_direct<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsError> {
 
 /// Enriches one line without context (no session ids; verdicts only on
 /// Postfix ≥ 3.0 `disconnect from` lines, from their statistics).
+/// `referenceTime` (ms since the epoch, default now) dates year-less stamps.
 #[wasm_bindgen(js_name = enrichLine, unchecked_return_type = "Event")]
-pub fn enrich_line(line: &str) -> Result<JsValue, JsError> {
-    parse(&enrich_line_json(line))
+pub fn enrich_line(
+    line: &str,
+    #[wasm_bindgen(js_name = referenceTime)] reference_time: Option<f64>,
+) -> Result<JsValue, JsError> {
+    parse(&enrich_line_json(line, reference_time))
 }
 
 /// `enrichLine` as JSON text (one NDJSON line without the newline).
 #[wasm_bindgen(js_name = enrichLineJson)]
-pub fn enrich_line_json(line: &str) -> String {
-    let ev = core_enrich_line(line.as_bytes(), &Config::default());
+pub fn enrich_line_json(line: &str, #[wasm_bindgen(js_name = referenceTime)] reference_time: Option<f64>) -> String {
+    let ev = core_enrich_line(line.as_bytes(), &config_at(reference_time));
     event_json(&ev, &mut Vec::with_capacity(1024))
 }
 
 /// `enrichLine` built with serde-wasm-bindgen instead of `JSON.parse`
 /// (same result; kept to measure the two).
 #[wasm_bindgen(js_name = enrichLineDirect, unchecked_return_type = "Event")]
-pub fn enrich_line_direct(line: &str) -> Result<JsValue, JsError> {
-    to_js_direct(&core_enrich_line(line.as_bytes(), &Config::default()))
+pub fn enrich_line_direct(
+    line: &str,
+    #[wasm_bindgen(js_name = referenceTime)] reference_time: Option<f64>,
+) -> Result<JsValue, JsError> {
+    to_js_direct(&core_enrich_line(line.as_bytes(), &config_at(reference_time)))
 }
 
 /// Stateful enrichment over a stream of lines, plus the explain view.
@@ -73,7 +110,7 @@ pub struct Enricher {
 
 impl Default for Enricher {
     fn default() -> Self {
-        Self::new()
+        Self::new(None)
     }
 }
 
@@ -97,11 +134,12 @@ impl Enricher {
 
 #[wasm_bindgen]
 impl Enricher {
-    /// An enricher with an empty context.
+    /// An enricher with an empty context. `referenceTime` (ms since the
+    /// epoch, default now) dates year-less stamps, as "today" does in the CLI.
     #[wasm_bindgen(constructor)]
-    pub fn new() -> Enricher {
+    pub fn new(#[wasm_bindgen(js_name = referenceTime)] reference_time: Option<f64>) -> Enricher {
         Enricher {
-            enricher: CoreEnricher::new(Config::default()),
+            enricher: CoreEnricher::new(config_at(reference_time)),
             explainer: Explainer::new(),
             buf: Vec::with_capacity(2048),
             lines: 0,

@@ -20,7 +20,7 @@
 //!   or, for text that is not a JSON object, an object with only that
 //!   field: the output is always one valid JSON object.
 
-use postfix_enrich_core::{encode, Config, Enricher};
+use postfix_enrich_core::{encode, Config, Enricher, Timestamp, YearPolicy};
 
 use crate::json::{scan_object, unescape_into, Member, ScanError};
 
@@ -205,6 +205,31 @@ fn write_error(record: &[u8], failure: Failure, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\"}");
 }
 
+/// The calendar year of a record time (Fluent Bit passes the record's
+/// seconds, truncated to u32), or None for times before 2000 (a host that
+/// passes no time).
+pub fn record_year(time_sec: u32) -> Option<i32> {
+    (time_sec >= 946_684_800).then(|| Timestamp::from_unix_micros(i64::from(time_sec) * 1_000_000).year)
+}
+
+/// The configuration for records of `year`: year-less stamps (RFC 3164,
+/// maillog_file) get the year of the record time, i.e. when Fluent Bit read
+/// the line. The core takes the reference date once, at construction, so
+/// the filter uses 31 December of that year (every stamp of the year maps to
+/// it) and is rebuilt when the year changes; a per-record reference date
+/// would need a setter in the core.
+pub fn config_for_year(year: Option<i32>) -> Config {
+    let mut config = Config::default();
+    if let Some(year) = year {
+        config.frame.years = YearPolicy::Reference {
+            year,
+            month: 12,
+            day: 31,
+        };
+    }
+    config
+}
+
 /// The output for `rec_ptr == 0`: Fluent Bit could not copy the record
 /// into the module (bigger than the heap); its body is lost either way,
 /// so say why instead of reading the bottom of linear memory.
@@ -319,6 +344,15 @@ mod tests {
         assert_eq!(v["host"]["name"], "mx1");
         assert_eq!(v["process"]["pid"], 4242);
         assert_eq!(v["client"]["ip"], "1.2.3.4");
+    }
+
+    #[test]
+    fn year_less_stamps_take_the_record_year() {
+        assert_eq!(record_year(0), None);
+        assert_eq!(record_year(1_782_000_000), Some(2026));
+        let mut f = Filter::new(config_for_year(record_year(1_830_000_000)));
+        let v = run(&mut f, &serde_json::json!({ "log": CONNECT }).to_string());
+        assert_eq!(v["@timestamp"], "2027-06-19T16:27:21Z");
     }
 
     #[test]

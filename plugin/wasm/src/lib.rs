@@ -21,7 +21,7 @@ pub mod json;
 mod exports {
     use std::cell::{Cell, UnsafeCell};
 
-    use crate::filter::{Filter, NULL_RECORD};
+    use crate::filter::{config_for_year, record_year, Filter, NULL_RECORD};
 
     /// The filter's state. wasm32-wasip1 modules are single-threaded (no
     /// shared memory), so a plain cell is enough; a `Mutex` would be worse:
@@ -29,6 +29,8 @@ mod exports {
     /// find it locked and trap too.
     struct Global {
         filter: UnsafeCell<Option<Filter>>,
+        /// The year the filter's configuration was made for.
+        year: Cell<Option<i32>>,
         /// Set during a call: still set on entry means the last call trapped
         /// half-way, so its state is not trusted.
         busy: Cell<bool>,
@@ -39,6 +41,7 @@ mod exports {
 
     static STATE: Global = Global {
         filter: UnsafeCell::new(None),
+        year: Cell::new(None),
         busy: Cell::new(false),
     };
 
@@ -58,7 +61,7 @@ mod exports {
     pub unsafe extern "C" fn postfix_enrich(
         _tag_ptr: *const u8,
         _tag_len: u32,
-        _time_sec: u32,
+        time_sec: u32,
         _time_nsec: u32,
         rec_ptr: *const u8,
         rec_len: u32,
@@ -84,7 +87,18 @@ mod exports {
                 std::mem::forget(old);
             }
         }
-        let filter = slot.get_or_insert_with(Filter::default);
+        // A later year (or the first record): year-less stamps need a new
+        // reference year, which the core only takes at construction. This
+        // drops the session context once a year, at midnight on 1 January
+        // (only forwards, so records of two inputs straddling it do not flap).
+        let year = record_year(time_sec);
+        if year > STATE.year.get() {
+            *slot = None;
+        }
+        let filter = slot.get_or_insert_with(|| {
+            STATE.year.set(year);
+            Filter::new(config_for_year(year))
+        });
         let out = filter.process(record).as_ptr();
         STATE.busy.set(false);
         out

@@ -26,6 +26,10 @@ const pfe = require(path.join(pkgDir, 'postfix_enrich_js.js'));
 const sample = path.join(root, 'examples/logs/seed-ehlo-probe.log');
 const corpus = ['mail.log', 'syslog.log'].map((f) => path.join(root, 'tests/corpus/recording', f));
 const inputs = [sample, ...corpus];
+// Year-less stamps are dated relative to a reference day (the CLI: today).
+// The native reference uses the core's fixed default, 31 December 2026;
+// pass the same so the comparison does not depend on the date it runs.
+const REF = Date.UTC(2026, 11, 31);
 
 function lines(file) {
   const l = readFileSync(file, 'utf8').split('\n');
@@ -47,8 +51,8 @@ for (const file of inputs) {
     const native = run('ndjson', file).split('\n').filter(Boolean);
     const src = lines(file);
     assert.equal(src.length, native.length);
-    const objects = new pfe.Enricher();
-    const texts = new pfe.Enricher();
+    const objects = new pfe.Enricher(REF);
+    const texts = new pfe.Enricher(REF);
     src.forEach((line, i) => {
       assert.deepEqual(objects.push(line), JSON.parse(native[i]), `line ${i + 1}`);
       assert.equal(texts.pushJson(line), native[i], `line ${i + 1}`);
@@ -60,18 +64,19 @@ for (const file of inputs) {
     const native = run('stateless', file).split('\n').filter(Boolean);
     lines(file).forEach((line, i) => {
       const expected = JSON.parse(native[i]);
-      assert.deepEqual(pfe.enrichLine(line), expected, `line ${i + 1}`);
-      assert.deepEqual(pfe.enrichLineDirect(line), expected, `line ${i + 1} (serde-wasm-bindgen)`);
+      assert.deepEqual(pfe.enrichLine(line, REF), expected, `line ${i + 1}`);
+      assert.deepEqual(pfe.enrichLineDirect(line, REF), expected, `line ${i + 1} (serde-wasm-bindgen)`);
+      assert.equal(pfe.enrichLineJson(line, REF), native[i], `line ${i + 1} (text)`);
     });
   });
 
   test(`explain() equals the native explain --json: ${name}`, { skip }, () => {
     const native = JSON.parse(run('explain', file));
-    const e = new pfe.Enricher();
+    const e = new pfe.Enricher(REF);
     for (const line of lines(file)) e.push(line);
     assert.deepEqual(e.explain(), native);
     // Bulk input (the page's path) gives the same report.
-    const bulk = new pfe.Enricher();
+    const bulk = new pfe.Enricher(REF);
     assert.equal(bulk.pushText(readFileSync(file, 'utf8')), lines(file).length);
     assert.deepEqual(bulk.explain(), native);
   });
@@ -88,6 +93,15 @@ test('the probing client of the sample is an ehlo_quit_probe, suspicious', () =>
   assert.ok(e.suspicious >= 1);
 });
 
+test('year-less stamps are dated relative to the reference time (default now)', () => {
+  const line = 'Mar 15 10:00:00 mx postfix/smtpd[1]: connect from a[192.0.2.1]';
+  assert.equal(pfe.enrichLine(line, Date.UTC(2031, 5, 1))['@timestamp'], '2031-03-15T10:00:00Z');
+  assert.equal(pfe.enrichLine(line, Date.UTC(2031, 1, 1))['@timestamp'], '2030-03-15T10:00:00Z');
+  const now = new Date();
+  const expected = Date.UTC(now.getUTCFullYear(), 2, 15) > Date.now() + 86400e3 ? now.getUTCFullYear() - 1 : now.getUTCFullYear();
+  assert.equal(new pfe.Enricher().push(line)['@timestamp'], `${expected}-03-15T10:00:00Z`);
+});
+
 test('hostile input never throws', () => {
   const e = new pfe.Enricher();
   for (const s of ['', '\u0000', '\uFFFD'.repeat(1000), 'x'.repeat(1 << 20), '{"MESSAGE":[1,2', '\ud800']) {
@@ -98,7 +112,8 @@ test('hostile input never throws', () => {
 
 test('TypeScript declarations are generated', () => {
   const dts = readFileSync(path.join(pkgDir, 'postfix_enrich_js.d.ts'), 'utf8');
-  for (const needle of ['export function enrichLine(line: string): Event;', 'export class Enricher',
+  for (const needle of ['export function enrichLine(line: string, referenceTime?: number | null): Event;',
+    'export class Enricher', 'constructor(referenceTime?: number | null);',
     'push(line: string): Event;', 'explain(): ClientReport[];', 'export interface ClientReport']) {
     assert.ok(dts.includes(needle), needle);
   }
