@@ -237,3 +237,34 @@ def test_metrics_endpoint(sidecar_factory):
     assert metric(mport, "postfix_enrich_unparsed_total") >= 1
     assert metric(mport, 'postfix_enrich_verdicts_total{class="ehlo_quit_probe"}') == 1
     assert metric(mport, 'postfix_enrich_request_seconds_count{method="Enrich"}') == 1
+
+
+def test_tls(sidecar_factory, tmp_path):
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    from conftest import free_port
+
+    port = free_port()
+    s = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert), "--tls-key", str(key)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        creds = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        channel = grpc.secure_channel(f"127.0.0.1:{port}", creds)
+        grpc.channel_ready_future(channel).result(timeout=20)
+        stub = pb.enricher_grpc.EnricherStub(channel)
+        assert len(stub.Enrich(request([CONNECT, DISCONNECT]), timeout=10).events) == 2
+        # Plain text is refused on the TLS port.
+        plain = pb.enricher_grpc.EnricherStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        with pytest.raises(grpc.RpcError):
+            plain.Enrich(request([CONNECT]), timeout=3)
+        channel.close()
+    finally:
+        s.terminate()
+        s.wait(10)
