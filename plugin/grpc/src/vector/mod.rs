@@ -18,7 +18,6 @@
 //! forwarded from there instead ([`RETRY_CACHE`] batches at most).
 
 pub mod raw;
-mod ser;
 pub mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -27,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use postfix_enrich_core::{Enricher, Event};
+use prost::Message as _;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
@@ -37,7 +37,7 @@ use raw::{Outcome, RawPush};
 use wire::value::Kind;
 use wire::{Value, ValueMap};
 
-/// A JSON value as a Vector value (the reference the direct serializer is tested against).
+/// A JSON value as a Vector value (the reference the protobuf writer is tested against).
 #[cfg(test)]
 fn from_json(v: serde_json::Value) -> Value {
     use bytes::Bytes;
@@ -62,21 +62,12 @@ fn from_json(v: serde_json::Value) -> Value {
 
 /// The fields of `ev` as Vector values: the nested JSON Event, field for
 /// field, except that `@timestamp` is a native timestamp so that Vector sinks
-/// format it as a time.
+/// format it as a time. (Decoded from [`raw::event_entries`], the one writer:
+/// a list of map entries is a `ValueMap` body.)
 pub fn event_fields(ev: &Event<'_>) -> BTreeMap<String, Value> {
-    let Ok(Value {
-        kind: Some(Kind::Map(ValueMap { fields: mut out })),
-    }) = ser::to_value(ev)
-    else {
-        unreachable!("an Event serializes as an object")
-    };
-    if let Some(t) = &ev.timestamp {
-        out.insert(
-            "@timestamp".to_owned(),
-            Value::of(Kind::Timestamp(crate::convert::timestamp(t))),
-        );
-    }
-    out
+    let mut entries = Vec::with_capacity(1024);
+    raw::event_entries(ev, &mut entries);
+    ValueMap::decode(&entries[..]).expect("just encoded").fields
 }
 
 /// Merges `src` into `dst`: objects merge key by key, anything else in `src`
@@ -287,5 +278,25 @@ impl vector_server::Vector for Relay {
         Ok(Response::new(HealthCheckResponse {
             status: ServingStatus::Serving as i32,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postfix_enrich_core::{enrich_line, Config};
+
+    /// The protobuf writer gives the JSON form, field for field.
+    #[test]
+    fn event_fields_are_the_json_event() {
+        let line = b"2024-06-19T16:27:22.123456+02:00 mx postfix/smtpd[7]: disconnect from unknown[192.0.2.7] ehlo=1 quit=1 commands=2";
+        let ev = enrich_line(line, &Config::default());
+        let serde_json::Value::Object(json) = serde_json::to_value(&ev).unwrap() else {
+            unreachable!()
+        };
+        let mut expected: BTreeMap<String, Value> = json.into_iter().map(|(k, v)| (k, from_json(v))).collect();
+        let t = crate::convert::timestamp(ev.timestamp.as_ref().unwrap());
+        expected.insert("@timestamp".into(), Value::of(Kind::Timestamp(t)));
+        assert_eq!(event_fields(&ev), expected);
     }
 }

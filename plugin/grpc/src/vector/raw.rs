@@ -13,7 +13,6 @@ use postfix_enrich_core::Event;
 use prost::Message;
 use serde::ser::{self, Serialize};
 
-use super::ser::Error;
 use super::wire::{value::Kind, Value};
 
 /// `vector.PushEventsRequest` with each `EventWrapper` kept encoded.
@@ -176,6 +175,24 @@ fn put_bytes(buf: &mut Vec<u8>, key: u8, b: &[u8]) {
     buf.push(key);
     put_varint(buf, b.len() as u64);
     buf.extend_from_slice(b);
+}
+
+/// Why a value could not be written (never happens for Events).
+#[derive(Debug)]
+pub struct Error(String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ser::Error for Error {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        Error(msg.to_string())
+    }
 }
 
 /// A serde serializer writing the body of an `event.Value` (see
