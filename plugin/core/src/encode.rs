@@ -9,9 +9,9 @@ use crate::event::Event;
 
 /// Appends the nested JSON form of `ev` to `out` (no newline).
 pub fn write_json(ev: &Event<'_>, out: &mut Vec<u8>) {
-    // Serializing these types cannot fail: every map key is a string and no
-    // value is a non-finite float (delays are parsed from decimal text).
-    ev.serialize(&mut serde_json::Serializer::new(out))
+    // Serializing these types cannot fail: every map key is a string and
+    // they use no tuple or struct variants.
+    ev.serialize(&mut crate::json::Writer::new(out))
         .expect("event serializes");
 }
 
@@ -19,7 +19,7 @@ pub fn write_json(ev: &Event<'_>, out: &mut Vec<u8>) {
 pub fn to_json_string(ev: &Event<'_>) -> String {
     let mut v = Vec::with_capacity(512);
     write_json(ev, &mut v);
-    String::from_utf8(v).expect("serde_json writes UTF-8")
+    String::from_utf8(v).expect("the writer writes UTF-8")
 }
 
 /// Appends the flat form of `ev` (`{"client.ip": ..., "postfix.event": ...}`) to `out`.
@@ -41,6 +41,37 @@ fn flatten(prefix: &str, v: Value, out: &mut Map<String, Value>) {
         }
         other => {
             out.insert(prefix.to_owned(), other);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Enricher};
+
+    /// The fast writer must produce exactly what serde_json produces.
+    #[test]
+    fn writer_matches_serde_json() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for f in [
+            "tests/corpus/recording/mail.log",
+            "tests/corpus/recording/syslog.log",
+            "examples/logs/seed-ehlo-probe.log",
+        ] {
+            let data = std::fs::read(format!("{root}/{f}")).unwrap();
+            lines.extend(data.split(|b| *b == b'\n').map(<[u8]>::to_vec));
+        }
+        lines.push(b"Jun 19 16:27:21 h postfix/smtpd[1]: < x[1.2.3.4]: EHLO \"q\\\x01\x1f\xff \xe2\x82".to_vec());
+        lines.push(br#"{"log":"Jun 19 16:27:21 h postfix/qmgr[1]: 3F2A81C0B4: to=<a@b>, relay=none, delay=inf, delays=1/2/3/4, dsn=4.0.0, status=deferred (x)"}"#.to_vec());
+        let mut e = Enricher::new(Config::default());
+        for l in &lines {
+            let ev = e.enrich(l);
+            let mut ours = Vec::new();
+            write_json(&ev, &mut ours);
+            let theirs = serde_json::to_vec(&ev).unwrap();
+            assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs));
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod encode;
 pub mod event;
 pub mod explain;
 pub mod frame;
+mod json;
 pub mod message;
 mod privacy;
 pub mod timestamp;

@@ -304,9 +304,57 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Writes the RFC 3339 form into `buf` without the formatting machinery
+    /// (it runs once per line) and returns it.
+    pub fn write_rfc3339<'b>(&self, buf: &'b mut [u8; 40]) -> &'b str {
+        fn put(buf: &mut [u8; 40], at: &mut usize, v: u32, width: usize) {
+            let mut v = v;
+            for k in (0..width).rev() {
+                buf[*at + k] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            *at += width;
+        }
+        let mut n = 0;
+        put(buf, &mut n, self.year.clamp(0, 9999) as u32, 4);
+        for (sep, v) in [
+            (b'-', self.month),
+            (b'-', self.day),
+            (b'T', self.hour),
+            (b':', self.minute),
+            (b':', self.second),
+        ] {
+            buf[n] = sep;
+            n += 1;
+            put(buf, &mut n, v as u32, 2);
+        }
+        if self.frac_digits > 0 {
+            buf[n] = b'.';
+            n += 1;
+            let digits = self.frac_digits.min(9) as u32;
+            put(buf, &mut n, self.nanos / 10u32.pow(9 - digits), digits as usize);
+        }
+        if self.offset_minutes == 0 {
+            buf[n] = b'Z';
+            n += 1;
+        } else {
+            buf[n] = if self.offset_minutes < 0 { b'-' } else { b'+' };
+            n += 1;
+            let off = self.offset_minutes.unsigned_abs() as u32;
+            put(buf, &mut n, (off / 60).min(99), 2);
+            buf[n] = b':';
+            n += 1;
+            put(buf, &mut n, off % 60, 2);
+        }
+        std::str::from_utf8(&buf[..n]).expect("ASCII digits and separators")
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut buf = [0u8; 40];
+        s.serialize_str(self.write_rfc3339(&mut buf))
     }
 }
 
@@ -365,6 +413,21 @@ mod tests {
                 .0
                 .unix_seconds()
         );
+    }
+
+    #[test]
+    fn fast_writer_matches_display() {
+        for t in [
+            "2026-08-01T16:35:38.123456+10:00",
+            "2026-08-01T16:35:38Z",
+            "1999-12-31T23:59:60.5-05:30",
+            "2026-01-02T03:04:05.000000001Z",
+        ] {
+            let (ts, _) = Timestamp::parse_rfc3339(t.as_bytes()).unwrap();
+            let mut buf = [0u8; 40];
+            assert_eq!(ts.write_rfc3339(&mut buf), ts.to_string());
+            assert_eq!(ts.to_string(), t);
+        }
     }
 
     #[test]
