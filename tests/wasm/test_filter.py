@@ -203,3 +203,16 @@ def test_year_less_stamps_take_the_record_year(host):
 
 
 HOST_2026 = FluentBitHost.TIME
+
+
+def test_deep_journald_record_is_refused_by_the_core_not_overflowed(host):
+    """A systemd-input record (MESSAGE + SYSLOG_IDENTIFIER) is parsed by the
+    core's serde_json, whose recursion limit (128) turns deep nesting into
+    an error rather than a stack overflow; the record still comes back."""
+    deep = "[" * 200 + "]" * 200
+    rec = ('{"SYSLOG_IDENTIFIER":"postfix/smtpd","_PID":"1","MESSAGE":"connect from a[192.0.2.1]","x":'
+           + deep + "}").encode()
+    out = parse_object(host.call(rec))
+    assert out["MESSAGE"] == "connect from a[192.0.2.1]"
+    assert out["x"] == json.loads(deep)
+    assert "postfix" in out
