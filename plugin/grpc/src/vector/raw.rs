@@ -521,8 +521,7 @@ pub fn relay_event(
         if f.tag == 1 && f.wire_type == 2 {
             if let Some((k, old)) = map_entry(f.data) {
                 if let Some(&(_, new_value, _)) = new.iter().find(|(nk, _, _)| *nk == k) {
-                    if value_is_map(old) && value_is_map(new_value) {
-                        deep_merge(&mut body, k, old, new_value);
+                    if value_is_map(old) && value_is_map(new_value) && deep_merge(&mut body, k, old, new_value) {
                         merged.push(k);
                     }
                     continue; // replaced by the enriched entry
@@ -542,13 +541,14 @@ pub fn relay_event(
 }
 
 /// The rare slow path: an enriched object meets an existing object of the
-/// same name, so both are decoded and merged key by key.
-fn deep_merge(body: &mut Vec<u8>, key: &str, old: &[u8], new: &[u8]) {
+/// same name, so both are decoded and merged key by key. False when the old
+/// value does not decode: then the enriched entry simply replaces it.
+fn deep_merge(body: &mut Vec<u8>, key: &str, old: &[u8], new: &[u8]) -> bool {
     let (Ok(old), Ok(new)) = (Value::decode(old), Value::decode(new)) else {
-        return;
+        return false;
     };
     let (Some(Kind::Map(mut old)), Some(Kind::Map(new))) = (old.kind, new.kind) else {
-        return;
+        return false;
     };
     super::merge(&mut old.fields, new.fields);
     let mut one = BTreeMap::new();
@@ -556,6 +556,7 @@ fn deep_merge(body: &mut Vec<u8>, key: &str, old: &[u8], new: &[u8]) {
     // A `ValueMap` body is a list of entries, as `Log.fields` is.
     let vm = super::wire::ValueMap { fields: one };
     body.extend_from_slice(&vm.encode_to_vec());
+    true
 }
 
 #[cfg(test)]
