@@ -23,7 +23,7 @@ use input::{Follower, Input};
 /// Enrich Postfix logs: one NDJSON event per line, with session ids, SMTP
 /// verbs, directions and a probe verdict on the line that ends each session.
 #[derive(Parser)]
-#[command(name = "postfix-enrich", version, about, args_conflicts_with_subcommands = true)]
+#[command(name = "postfix-enrich", version, about, subcommand_precedence_over_arg = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

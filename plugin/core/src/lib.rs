@@ -122,6 +122,13 @@ impl Enricher {
         self.lines
     }
 
+    /// Changes the year given to year-less stamps from now on, keeping all
+    /// session state: a long-running host (a Fluent Bit filter) moves the
+    /// reference date forward as time passes.
+    pub fn set_year_policy(&mut self, years: YearPolicy) {
+        self.config.frame.years = years;
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
