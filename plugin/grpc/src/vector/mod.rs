@@ -33,7 +33,7 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::metrics::{Method, METRICS};
 use crate::pb::vector::{vector_server, HealthCheckRequest, HealthCheckResponse, PushEventsResponse, ServingStatus};
-use raw::{Outcome, RawPush};
+use raw::{RawPush, Scan};
 use wire::value::Kind;
 use wire::{Value, ValueMap};
 
@@ -174,37 +174,55 @@ impl Relay {
         })
     }
 
-    fn enrich_batch(&self, req: &mut RawPush) {
-        let mut enricher = self.enricher.lock().unwrap_or_else(|p| p.into_inner());
-        let dropped_before = enricher.stats().dropped();
-        for event in &mut req.events {
-            let outcome = raw::relay_event(event, &self.field, self.max_line_bytes, |line, write| {
-                let ev = enricher.enrich(line);
-                METRICS.observe_event(&ev);
-                write(&ev);
-            });
-            match outcome {
-                Outcome::Enriched(b) => *event = b,
-                Outcome::Untouched => {
-                    METRICS.relay_passthrough.fetch_add(1, Relaxed);
+    /// Enriches a batch. Only the enrichment itself holds the lock (it must
+    /// see the batch's lines in order); finding the lines and writing the
+    /// merged events run in parallel across concurrent calls.
+    fn enrich_batch(&self, req: RawPush) -> RawPush {
+        let scans: Vec<Option<Scan>> = req
+            .events
+            .iter()
+            .map(|e| raw::scan(e, &self.field, self.max_line_bytes))
+            .collect();
+        let events: Vec<Option<Event<'_>>> = {
+            let mut enricher = self.enricher.lock().unwrap_or_else(|p| p.into_inner());
+            let dropped_before = enricher.stats().dropped();
+            let events = scans
+                .iter()
+                .zip(&req.events)
+                .map(|(s, e)| s.as_ref().map(|s| enricher.enrich(s.line(e))))
+                .collect();
+            let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
+            METRICS.evictions.fetch_add(dropped, Relaxed);
+            events
+        };
+        let out = req
+            .events
+            .iter()
+            .zip(scans.iter().zip(&events))
+            .map(|(wrapper, (s, ev))| match (s, ev) {
+                (Some(s), Some(ev)) => {
+                    METRICS.observe_event(ev);
+                    raw::splice(wrapper, s, ev)
                 }
-            }
-        }
-        let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
-        METRICS.evictions.fetch_add(dropped, Relaxed);
+                _ => {
+                    METRICS.relay_passthrough.fetch_add(1, Relaxed);
+                    wrapper.clone()
+                }
+            })
+            .collect();
+        RawPush { events: out }
     }
 
     /// The enriched form of `req`: from the retry cache when this batch was
     /// refused before, else enriched now.
-    fn prepare(&self, mut req: RawPush, key: u64) -> Arc<RawPush> {
+    fn prepare(&self, req: RawPush, key: u64) -> Arc<RawPush> {
         {
             let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(i) = refused.iter().position(|(k, _)| *k == key) {
                 return refused.remove(i).expect("index found").1;
             }
         }
-        self.enrich_batch(&mut req);
-        Arc::new(req)
+        Arc::new(self.enrich_batch(req))
     }
 
     fn keep_for_retry(&self, key: u64, batch: Arc<RawPush>) {

@@ -462,32 +462,29 @@ pub fn event_entries(ev: &Event<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// What [`relay_event`] did.
-pub enum Outcome {
-    /// Enriched (the new encoding).
-    Enriched(Bytes),
-    /// Not a log with the field: forward the original.
-    Untouched,
+/// Where, in an encoded `EventWrapper`, the log body and its raw line are.
+pub struct Scan {
+    log: std::ops::Range<usize>,
+    line: std::ops::Range<usize>,
 }
 
-/// Enriches one encoded `EventWrapper` from its `field`, with `enrich`
-/// turning the line into an Event and handing it to the writer.
-pub fn relay_event(
-    wrapper: &[u8],
-    field: &str,
-    max_line: usize,
-    enrich: impl FnOnce(&[u8], &mut dyn FnMut(&Event<'_>)),
-) -> Outcome {
-    // EventWrapper: a log is field 1.
-    let mut log = None;
-    for f in fields(wrapper) {
-        if f.tag == 1 && f.wire_type == 2 {
-            log = Some(f.data);
-        }
+impl Scan {
+    /// The raw line, within the wrapper it was scanned from.
+    pub fn line<'w>(&self, wrapper: &'w [u8]) -> &'w [u8] {
+        &wrapper[self.line.clone()]
     }
-    let Some(log) = log else {
-        return Outcome::Untouched;
-    };
+}
+
+fn range_in(outer: &[u8], inner: &[u8]) -> std::ops::Range<usize> {
+    let start = inner.as_ptr() as usize - outer.as_ptr() as usize;
+    start..start + inner.len()
+}
+
+/// Finds the line to enrich: `None` unless the event is a log with an
+/// object root whose `field` is a string of at most `max_line` bytes.
+pub fn scan(wrapper: &[u8], field: &str, max_line: usize) -> Option<Scan> {
+    // EventWrapper: a log is field 1.
+    let log = fields(wrapper).filter(|f| f.tag == 1 && f.wire_type == 2).last()?.data;
     let mut line = None;
     let mut it = fields(log);
     for f in it.by_ref() {
@@ -500,17 +497,22 @@ pub fn relay_event(
                 }
             }
             // A non-object root: nothing to merge into.
-            (2, _) => return Outcome::Untouched,
+            (2, _) => return None,
             _ => {}
         }
     }
-    let line = match line {
-        Some(l) if !it.malformed && l.len() <= max_line => l,
-        _ => return Outcome::Untouched,
-    };
+    let line = line.filter(|l| !it.malformed && l.len() <= max_line)?;
+    Some(Scan {
+        log: range_in(wrapper, log),
+        line: range_in(wrapper, line),
+    })
+}
 
+/// The encoded `EventWrapper` with `ev`'s fields merged into the log found by `scan`.
+pub fn splice(wrapper: &[u8], scan: &Scan, ev: &Event<'_>) -> Bytes {
+    let log = &wrapper[scan.log.clone()];
     let mut entries = Vec::with_capacity(1024);
-    enrich(line, &mut |ev| event_entries(ev, &mut entries));
+    event_entries(ev, &mut entries);
     // Keys the enrichment sets, and where their entries are.
     let new: Vec<(&str, &[u8], &[u8])> = fields(&entries)
         .filter_map(|f| map_entry(f.data).map(|(k, v)| (k, v, f.raw)))
@@ -537,7 +539,7 @@ pub fn relay_event(
     }
     let mut out = Vec::with_capacity(body.len() + 8);
     put_bytes(&mut out, 0x0a, &body); // EventWrapper.log: 1, LEN
-    Outcome::Enriched(out.into())
+    out.into()
 }
 
 /// The rare slow path: an enriched object meets an existing object of the
@@ -590,10 +592,8 @@ mod tests {
         ]);
         let bytes = input.encode_to_vec();
         let mut e1 = Enricher::new(Config::default());
-        let Outcome::Enriched(out) = relay_event(&bytes, "message", 1 << 20, |l, w| w(&e1.enrich(l))) else {
-            panic!("enriched")
-        };
-        let got = EventWrapper::decode(out).unwrap();
+        let s = scan(&bytes, "message", 1 << 20).expect("a line");
+        let got = EventWrapper::decode(splice(&bytes, &s, &e1.enrich(s.line(&bytes)))).unwrap();
 
         let mut expected = input.clone();
         let Some(event_wrapper::Event::Log(l)) = &mut expected.event else {
@@ -608,14 +608,9 @@ mod tests {
     #[test]
     fn untouched_without_the_field() {
         let input = log(&[("other", Value::string("x"))]).encode_to_vec();
-        assert!(matches!(
-            relay_event(&input, "message", 1 << 20, |_, _| panic!()),
-            Outcome::Untouched
-        ));
-        let metric = b"\x12\x03abc";
-        assert!(matches!(
-            relay_event(metric, "message", 1 << 20, |_, _| panic!()),
-            Outcome::Untouched
-        ));
+        assert!(scan(&input, "message", 1 << 20).is_none());
+        assert!(scan(b"\x12\x03abc", "message", 1 << 20).is_none()); // a metric
+        let long = log(&[("message", Value::string("x".repeat(100)))]).encode_to_vec();
+        assert!(scan(&long, "message", 99).is_none());
     }
 }
