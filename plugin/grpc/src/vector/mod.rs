@@ -195,6 +195,7 @@ impl Relay {
             METRICS.evictions.fetch_add(dropped, Relaxed);
             events
         };
+        let mut scratch = Vec::with_capacity(2048);
         let out = req
             .events
             .iter()
@@ -202,7 +203,7 @@ impl Relay {
             .map(|(wrapper, (s, ev))| match (s, ev) {
                 (Some(s), Some(ev)) => {
                     METRICS.observe_event(ev);
-                    raw::splice(wrapper, s, ev)
+                    raw::splice(wrapper, s, ev, &mut scratch)
                 }
                 _ => {
                     METRICS.relay_passthrough.fetch_add(1, Relaxed);

@@ -197,13 +197,31 @@ impl ser::Error for Error {
 
 /// A serde serializer writing the body of an `event.Value` (see
 /// proto/vector/event.proto for the field numbers used below).
-struct ProtoWriter<'b>(&'b mut Vec<u8>);
+///
+/// At the top level (`top`) an object is written as its bare list of entries
+/// (what `Log.fields` holds), and a field named `@timestamp` is written as a
+/// native timestamp from `stamp` instead of its RFC 3339 string.
+struct ProtoWriter<'b> {
+    buf: &'b mut Vec<u8>,
+    top: bool,
+    stamp: Option<(i64, i32)>,
+}
+
+fn nested(buf: &mut Vec<u8>) -> ProtoWriter<'_> {
+    ProtoWriter {
+        buf,
+        top: false,
+        stamp: None,
+    }
+}
 
 /// Writes an object or array body; `at` is where its length goes.
 struct Compound<'b> {
     buf: &'b mut Vec<u8>,
-    at: usize,
+    /// Where the length goes; `None` for the headerless top level.
+    at: Option<usize>,
     entry: usize,
+    stamp: Option<(i64, i32)>,
 }
 
 const RAW_BYTES: u8 = 0x0a; // 1, LEN
@@ -228,7 +246,7 @@ impl<'b> ser::Serializer for ProtoWriter<'b> {
     type SerializeStructVariant = ser::Impossible<(), Error>;
 
     fn serialize_bool(self, b: bool) -> Result<(), Error> {
-        self.0.extend_from_slice(&[BOOLEAN, b as u8]);
+        self.buf.extend_from_slice(&[BOOLEAN, b as u8]);
         Ok(())
     }
     fn serialize_i8(self, n: i8) -> Result<(), Error> {
@@ -241,8 +259,8 @@ impl<'b> ser::Serializer for ProtoWriter<'b> {
         self.serialize_i64(n.into())
     }
     fn serialize_i64(self, n: i64) -> Result<(), Error> {
-        self.0.push(INTEGER);
-        put_varint(self.0, n as u64);
+        self.buf.push(INTEGER);
+        put_varint(self.buf, n as u64);
         Ok(())
     }
     fn serialize_u8(self, n: u8) -> Result<(), Error> {
@@ -261,23 +279,23 @@ impl<'b> ser::Serializer for ProtoWriter<'b> {
         self.serialize_f64(n.into())
     }
     fn serialize_f64(self, n: f64) -> Result<(), Error> {
-        self.0.push(FLOAT);
-        self.0.extend_from_slice(&n.to_le_bytes());
+        self.buf.push(FLOAT);
+        self.buf.extend_from_slice(&n.to_le_bytes());
         Ok(())
     }
     fn serialize_char(self, c: char) -> Result<(), Error> {
         self.serialize_str(c.encode_utf8(&mut [0; 4]))
     }
     fn serialize_str(self, s: &str) -> Result<(), Error> {
-        put_bytes(self.0, RAW_BYTES, s.as_bytes());
+        put_bytes(self.buf, RAW_BYTES, s.as_bytes());
         Ok(())
     }
     fn serialize_bytes(self, b: &[u8]) -> Result<(), Error> {
-        put_bytes(self.0, RAW_BYTES, b);
+        put_bytes(self.buf, RAW_BYTES, b);
         Ok(())
     }
     fn serialize_none(self) -> Result<(), Error> {
-        self.0.extend_from_slice(&[NULL, 0]);
+        self.buf.extend_from_slice(&[NULL, 0]);
         Ok(())
     }
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
@@ -308,11 +326,12 @@ impl<'b> ser::Serializer for ProtoWriter<'b> {
         m.end()
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'b>, Error> {
-        let at = begin(self.0, ARRAY);
+        let at = begin(self.buf, ARRAY);
         Ok(Compound {
-            buf: self.0,
-            at,
+            buf: self.buf,
+            at: Some(at),
             entry: 0,
+            stamp: None,
         })
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'b>, Error> {
@@ -331,11 +350,12 @@ impl<'b> ser::Serializer for ProtoWriter<'b> {
         Err(Error(format!("tuple variant of {name} not supported")))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'b>, Error> {
-        let at = begin(self.0, MAP);
+        let at = (!self.top).then(|| begin(self.buf, MAP));
         Ok(Compound {
-            buf: self.0,
+            buf: self.buf,
             at,
             entry: 0,
+            stamp: self.stamp,
         })
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'b>, Error> {
@@ -357,12 +377,14 @@ impl ser::SerializeSeq for Compound<'_> {
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let item = begin(self.buf, ENTRY);
-        value.serialize(ProtoWriter(self.buf))?;
+        value.serialize(nested(self.buf))?;
         end(self.buf, item);
         Ok(())
     }
     fn end(self) -> Result<(), Error> {
-        end(self.buf, self.at);
+        if let Some(at) = self.at {
+            end(self.buf, at);
+        }
         Ok(())
     }
 }
@@ -396,7 +418,7 @@ impl ser::SerializeMap for Compound<'_> {
         // A string Value body (`0x0a len bytes`) is exactly a map entry's key field.
         self.entry = begin(self.buf, ENTRY);
         let before = self.buf.len();
-        key.serialize(ProtoWriter(self.buf))?;
+        key.serialize(nested(self.buf))?;
         if self.buf.get(before) != Some(&RAW_BYTES) {
             return Err(Error("map keys must be strings".into()));
         }
@@ -404,13 +426,15 @@ impl ser::SerializeMap for Compound<'_> {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let v = begin(self.buf, ENTRY_VALUE);
-        value.serialize(ProtoWriter(self.buf))?;
+        value.serialize(nested(self.buf))?;
         end(self.buf, v);
         end(self.buf, self.entry);
         Ok(())
     }
     fn end(self) -> Result<(), Error> {
-        end(self.buf, self.at);
+        if let Some(at) = self.at {
+            end(self.buf, at);
+        }
         Ok(())
     }
 }
@@ -419,7 +443,23 @@ impl ser::SerializeStruct for Compound<'_> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        ser::SerializeMap::serialize_entry(self, key, value)
+        match (key, self.stamp) {
+            ("@timestamp", Some((seconds, nanos))) => {
+                let e = begin(self.buf, ENTRY);
+                put_bytes(self.buf, RAW_BYTES, key.as_bytes());
+                let v = begin(self.buf, ENTRY_VALUE);
+                let ts = begin(self.buf, 0x12); // Value.timestamp: 2, LEN
+                self.buf.push(0x08);
+                put_varint(self.buf, seconds as u64);
+                self.buf.push(0x10);
+                put_varint(self.buf, nanos as u64);
+                end(self.buf, ts);
+                end(self.buf, v);
+                end(self.buf, e);
+                Ok(())
+            }
+            _ => ser::SerializeMap::serialize_entry(self, key, value),
+        }
     }
     fn end(self) -> Result<(), Error> {
         ser::SerializeMap::end(self)
@@ -429,37 +469,16 @@ impl ser::SerializeStruct for Compound<'_> {
 /// The enriched fields of `ev` as encoded `Log.fields` entries (also the
 /// body of a `ValueMap`), with `@timestamp` as a native timestamp.
 pub fn event_entries(ev: &Event<'_>, out: &mut Vec<u8>) {
-    let start = out.len();
-    ev.serialize(ProtoWriter(out)).expect("events serialize");
-    // Drop the `map` key and length: what remains is the list of entries.
-    let mut pos = start + 1;
-    read_varint(out, &mut pos).expect("just written");
-    out.drain(start..pos);
-    if let Some(t) = &ev.timestamp {
+    let stamp = ev.timestamp.as_ref().map(|t| {
         let ts = crate::convert::timestamp(t);
-        let mut stamp = Vec::with_capacity(24);
-        stamp.push(0x08);
-        put_varint(&mut stamp, ts.seconds as u64);
-        stamp.push(0x10);
-        put_varint(&mut stamp, ts.nanos as u64);
-        // Replace the string `@timestamp` entry with a timestamp one.
-        let mut rebuilt = Vec::with_capacity(out.len() - start + 8);
-        for f in fields(&out[start..]) {
-            match map_entry(f.data) {
-                Some(("@timestamp", _)) => {
-                    let e = begin(&mut rebuilt, ENTRY);
-                    put_bytes(&mut rebuilt, RAW_BYTES, b"@timestamp");
-                    let v = begin(&mut rebuilt, ENTRY_VALUE);
-                    put_bytes(&mut rebuilt, 0x12, &stamp); // Value.timestamp: 2, LEN
-                    end(&mut rebuilt, v);
-                    end(&mut rebuilt, e);
-                }
-                _ => rebuilt.extend_from_slice(f.raw),
-            }
-        }
-        out.truncate(start);
-        out.extend_from_slice(&rebuilt);
-    }
+        (ts.seconds, ts.nanos)
+    });
+    let w = ProtoWriter {
+        buf: out,
+        top: true,
+        stamp,
+    };
+    ev.serialize(w).expect("events serialize");
 }
 
 /// Where, in an encoded `EventWrapper`, the log body and its raw line are.
@@ -509,16 +528,19 @@ pub fn scan(wrapper: &[u8], field: &str, max_line: usize) -> Option<Scan> {
 }
 
 /// The encoded `EventWrapper` with `ev`'s fields merged into the log found by `scan`.
-pub fn splice(wrapper: &[u8], scan: &Scan, ev: &Event<'_>) -> Bytes {
+/// `entries` is scratch space, reused across calls.
+pub fn splice(wrapper: &[u8], scan: &Scan, ev: &Event<'_>, entries: &mut Vec<u8>) -> Bytes {
     let log = &wrapper[scan.log.clone()];
-    let mut entries = Vec::with_capacity(1024);
-    event_entries(ev, &mut entries);
+    entries.clear();
+    event_entries(ev, entries);
+    let entries = &entries[..];
     // Keys the enrichment sets, and where their entries are.
-    let new: Vec<(&str, &[u8], &[u8])> = fields(&entries)
+    let new: Vec<(&str, &[u8], &[u8])> = fields(entries)
         .filter_map(|f| map_entry(f.data).map(|(k, v)| (k, v, f.raw)))
         .collect();
     let mut merged: Vec<&str> = Vec::new();
     let mut body = Vec::with_capacity(log.len() + entries.len() + 16);
+    let at = begin(&mut body, 0x0a); // EventWrapper.log: 1, LEN
     for f in fields(log) {
         if f.tag == 1 && f.wire_type == 2 {
             if let Some((k, old)) = map_entry(f.data) {
@@ -537,9 +559,8 @@ pub fn splice(wrapper: &[u8], scan: &Scan, ev: &Event<'_>) -> Bytes {
             body.extend_from_slice(raw);
         }
     }
-    let mut out = Vec::with_capacity(body.len() + 8);
-    put_bytes(&mut out, 0x0a, &body); // EventWrapper.log: 1, LEN
-    out.into()
+    end(&mut body, at);
+    body.into()
 }
 
 /// The rare slow path: an enriched object meets an existing object of the
@@ -593,7 +614,7 @@ mod tests {
         let bytes = input.encode_to_vec();
         let mut e1 = Enricher::new(Config::default());
         let s = scan(&bytes, "message", 1 << 20).expect("a line");
-        let got = EventWrapper::decode(splice(&bytes, &s, &e1.enrich(s.line(&bytes)))).unwrap();
+        let got = EventWrapper::decode(splice(&bytes, &s, &e1.enrich(s.line(&bytes)), &mut Vec::new())).unwrap();
 
         let mut expected = input.clone();
         let Some(event_wrapper::Event::Log(l)) = &mut expected.event else {
