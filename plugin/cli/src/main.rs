@@ -263,6 +263,10 @@ fn run(args: RunArgs) -> Result<()> {
     let mut buf = Vec::with_capacity(4096);
     let mut json = Vec::with_capacity(4096);
     let started = std::time::Instant::now();
+    if args.export.export.is_some() {
+        // Retries and refusals are worth seeing while they happen, not only in the final report.
+        postfix_enrich_grpc::serve::init_logging("warn");
+    }
     let exporter = postfix_enrich_grpc::ExportHandle::start(&args.export)?;
     let mut emit = |line: &[u8], enricher: &mut Enricher, out: &mut dyn Write, totals: &mut Totals| -> io::Result<()> {
         totals.lines += 1;

@@ -812,6 +812,17 @@ pub enum Confidence {
     Low,
 }
 
+impl Confidence {
+    /// snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+            Confidence::Low => "low",
+        }
+    }
+}
+
 /// Where a verdict's facts came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -822,6 +833,17 @@ pub enum Evidence {
     Statistics,
     /// Only ordinary log lines (rejects, SASL warnings, abnormal ends).
     Lines,
+}
+
+impl Evidence {
+    /// snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::Trace => "trace",
+            Evidence::Statistics => "statistics",
+            Evidence::Lines => "lines",
+        }
+    }
 }
 
 /// The session verdict.

@@ -375,10 +375,7 @@ pub fn render_text(reports: &[ClientReport]) -> String {
             match &s.verdict {
                 Some(v) => {
                     let flag = if v.suspicious { "suspicious" } else { "not suspicious" };
-                    let conf = serde_json::to_value(v.confidence)
-                        .ok()
-                        .and_then(|x| x.as_str().map(str::to_owned))
-                        .unwrap_or_default();
+                    let conf = v.confidence.as_str();
                     let _ = writeln!(out, "    verdict: {} ({flag}, confidence {conf})", v.class.as_str());
                     for r in &v.reasons {
                         let _ = writeln!(out, "      - {r}");

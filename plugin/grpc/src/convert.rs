@@ -2,7 +2,7 @@
 //! mirrors the JSON form; see proto/postfix_enrich/v1/enricher.proto), plus
 //! the request-side overrides of a `LogLine`.
 
-use postfix_enrich_core::event::{Confidence, Endpoint, Evidence, Stats};
+use postfix_enrich_core::event::{Endpoint, Stats};
 use postfix_enrich_core::{Event, Timestamp};
 
 use crate::pb::v1 as pb;
@@ -40,22 +40,6 @@ fn counts(st: &Stats) -> Vec<pb::CommandCount> {
             total,
         })
         .collect()
-}
-
-fn confidence(c: Confidence) -> &'static str {
-    match c {
-        Confidence::High => "high",
-        Confidence::Medium => "medium",
-        Confidence::Low => "low",
-    }
-}
-
-fn evidence(e: Evidence) -> &'static str {
-    match e {
-        Evidence::Trace => "trace",
-        Evidence::Statistics => "statistics",
-        Evidence::Lines => "lines",
-    }
 }
 
 /// The protobuf form of `ev`.
@@ -179,8 +163,8 @@ pub fn event(ev: &Event<'_>) -> pb::Event {
             class: s(pr.class.as_str()),
             suspicious: pr.suspicious,
             reasons: pr.reasons.clone(),
-            confidence: s(confidence(pr.confidence)),
-            evidence: s(evidence(pr.evidence)),
+            confidence: s(pr.confidence.as_str()),
+            evidence: s(pr.evidence.as_str()),
             flags: pr.flags.iter().map(|f| s(f)).collect(),
             commands: pr.commands.as_ref().map(counts).unwrap_or_default(),
             duration: pr.duration,

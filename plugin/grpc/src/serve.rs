@@ -97,13 +97,20 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// Runs the sidecar until SIGINT/SIGTERM, enriching with `config`.
-pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Result<()> {
-    // The CLI may have installed a subscriber already; then keep it.
+/// Sends `tracing` output to stderr at `default_level` (`RUST_LOG`
+/// overrides). A subscriber installed earlier is kept.
+pub fn init_logging(default_level: &str) {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()),
+        )
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Runs the sidecar until SIGINT/SIGTERM, enriching with `config`.
+pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Result<()> {
+    init_logging("info");
 
     codec::set_max_message_bytes(args.max_message_bytes);
     // tonic's own check runs on the wire size, before decompression; ours

@@ -70,10 +70,14 @@ pub fn canonical_verb(word: &str) -> Option<&'static str> {
     VERBS.iter().copied().find(|v| v.eq_ignore_ascii_case(word))
 }
 
+/// Base64 alphabet, with `=` only as trailing padding (so `service=smtp` is not).
 fn is_base64_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && s.len() - body.len() <= 2
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
 }
 
 /// Parses `< peer: text` / `> peer: text`. `client_sends` is the arrow the SMTP
@@ -296,6 +300,10 @@ mod tests {
         assert!(is_debug("private/proxymap socket: wanted attribute: status"));
         assert!(!is_debug("connect from x[1.2.3.4]"));
         assert!(!is_debug("3F2A81C0B4: client=x[1.2.3.4]"));
+        assert_eq!(
+            debug_redaction("xsasl_dovecot_server_create: SASL service=smtp, realm=(null)"),
+            None
+        );
         let b = "xsasl_dovecot_server_first: sasl_method PLAIN, init_response AGFsaWNlAHNlY3JldA==";
         let r = debug_redaction(b).unwrap();
         assert_eq!(&b[r.start..r.end], "AGFsaWNlAHNlY3JldA==");
