@@ -101,9 +101,7 @@ async fn shutdown_signal() {
 /// overrides). A subscriber installed earlier is kept.
 pub fn init_logging(default_level: &str) {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()))
         .with_writer(std::io::stderr)
         .try_init();
 }
