@@ -257,18 +257,16 @@ fn progress(inputs: &[Input], quiet: bool) -> ProgressBar {
 fn run(args: RunArgs) -> Result<()> {
     let config = args.common.config()?;
     let mut enricher = Enricher::new(config.clone());
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let mut out = Ndjson::new(io::stdout().lock());
     let mut totals = Totals::default();
     let mut buf = Vec::with_capacity(4096);
-    let mut json = Vec::with_capacity(4096);
     let started = std::time::Instant::now();
     if args.export.export.is_some() {
         // Retries and refusals are worth seeing while they happen, not only in the final report.
         postfix_enrich_grpc::serve::init_logging("warn");
     }
     let exporter = postfix_enrich_grpc::ExportHandle::start(&args.export)?;
-    let mut emit = |line: &[u8], enricher: &mut Enricher, out: &mut dyn Write, totals: &mut Totals| -> io::Result<()> {
+    let emit = |line: &[u8], enricher: &mut Enricher, out: &mut Ndjson<'_>, totals: &mut Totals| -> io::Result<()> {
         totals.lines += 1;
         let ev = if args.stateless {
             postfix_enrich_core::enrich_line(line, &config)
@@ -291,15 +289,8 @@ fn run(args: RunArgs) -> Result<()> {
                 .push(postfix_enrich_core::IntoStatic::into_static(ev))
                 .map_err(io::Error::other);
         }
-        json.clear();
-        if args.flat {
-            encode::write_flat_json(&ev, &mut json);
-        } else {
-            encode::write_json(&ev, &mut json);
-        }
-        json.push(b'\n');
         totals.written += 1;
-        out.write_all(&json)
+        out.event(&ev, args.flat)
     };
     if args.follow {
         let [path] = args.files.as_slice() else {
@@ -314,6 +305,7 @@ fn run(args: RunArgs) -> Result<()> {
     } else {
         let mut inputs = open_all(&args.files)?;
         let bar = progress(&inputs, args.common.quiet);
+        let mut unreported = 0u64;
         for input in &mut inputs {
             loop {
                 let n = input
@@ -322,9 +314,10 @@ fn run(args: RunArgs) -> Result<()> {
                 if n == 0 {
                     break;
                 }
-                bar.inc(n as u64);
+                unreported += n as u64;
                 emit(&buf, &mut enricher, &mut out, &mut totals)?;
-                if totals.lines % 65_536 == 0 {
+                if totals.lines % 16_384 == 0 {
+                    bar.inc(std::mem::take(&mut unreported));
                     bar.set_message(format!("{} lines", totals.lines));
                 }
             }
@@ -358,6 +351,48 @@ fn run(args: RunArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// NDJSON on stdout: events are encoded straight into one staging buffer
+/// that is written out in large blocks, so each event is copied once.
+struct Ndjson<'s> {
+    buf: Vec<u8>,
+    sink: io::StdoutLock<'s>,
+}
+
+impl<'s> Ndjson<'s> {
+    const BLOCK: usize = 256 * 1024;
+
+    fn new(sink: io::StdoutLock<'s>) -> Self {
+        Ndjson {
+            buf: Vec::with_capacity(Self::BLOCK + 64 * 1024),
+            sink,
+        }
+    }
+
+    fn event(&mut self, ev: &postfix_enrich_core::Event<'_>, flat: bool) -> io::Result<()> {
+        if flat {
+            encode::write_flat_json(ev, &mut self.buf);
+        } else {
+            encode::write_json(ev, &mut self.buf);
+        }
+        self.buf.push(b'\n');
+        if self.buf.len() >= Self::BLOCK {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        self.sink.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_out()?;
+        self.sink.flush()
+    }
 }
 
 fn install_stop_handler() {
