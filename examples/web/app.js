@@ -2,8 +2,9 @@
 // explain report per client (sessions as timelines, verdict and reasons)
 // with filters. Log text is attacker-controlled (HELO names, commands), so
 // it only ever reaches the DOM through textContent, never innerHTML.
-// Rendering is paged (PAGE clients at a time) so a report with 100k
-// clients does not freeze the main thread.
+// The report stays in the worker; the page asks it for PAGE clients at a
+// time under the current filters, so a report with 100k clients neither
+// crosses into nor freezes the main thread.
 
 const PAGE = 100;
 // Sessions rendered per client before a "more" button: one busy client can
@@ -12,9 +13,7 @@ const SESSIONS = 10;
 const $ = (id) => document.getElementById(id);
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 let gen = 0;
-let report = [];
 let shown = 0;
-let filtered = [];
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -45,60 +44,69 @@ worker.onmessage = ({ data }) => {
       (data.total > 1048576 ? `, ${mib(data.done)} / ${mib(data.total)} MiB` : '') +
       ` — ${data.suspicious.toLocaleString()} suspicious sessions so far`;
   } else if (data.type === 'done') {
-    report = data.report;
     $('bar').value = 1;
     $('status').textContent = `${data.lines.toLocaleString()} lines in ${data.ms} ms: ` +
-      `${report.length.toLocaleString()} clients, ${data.verdicts.toLocaleString()} finished sessions, ` +
+      `${data.clients.toLocaleString()} clients, ${data.verdicts.toLocaleString()} finished sessions, ` +
       `${data.suspicious.toLocaleString()} suspicious`;
-    const classes = new Set();
-    for (const c of report) for (const [k] of c.classes) classes.add(k);
     const sel = $('f-class');
     const keep = sel.value;
     sel.replaceChildren(el('option', '', 'all'));
     sel.firstChild.value = '';
-    for (const k of [...classes].sort()) {
+    for (const k of data.classes) {
       const o = el('option', '', k);
       o.value = k;
       sel.append(o);
     }
-    sel.value = classes.has(keep) ? keep : '';
+    sel.value = data.classes.includes(keep) ? keep : '';
     $('filters').hidden = false;
-    document.body.dataset.state = 'done';
     applyFilters();
+  } else if (data.type === 'page') {
+    renderPage(data);
   } else if (data.type === 'error') {
     $('status').replaceChildren(el('span', 'error', `failed: ${data.message}`));
     document.body.dataset.state = 'error';
   }
 };
 
+function filters() {
+  return {
+    suspicious: $('f-suspicious').checked,
+    cls: $('f-class').value,
+    addr: $('f-address').value.trim().toLowerCase(),
+  };
+}
+
+function request(offset) {
+  worker.postMessage({ type: 'view', gen, offset, limit: PAGE, ...filters() });
+}
+
 function applyFilters() {
-  const suspicious = $('f-suspicious').checked;
-  const cls = $('f-class').value;
-  const addr = $('f-address').value.trim().toLowerCase();
-  filtered = report.filter((c) =>
-    (!suspicious || c.suspicious) &&
-    (!cls || c.classes.some(([k]) => k === cls)) &&
-    (!addr || c.address.toLowerCase().includes(addr) || c.names.some((n) => n.toLowerCase().includes(addr))));
-  const sessions = filtered.reduce((n, c) => n + c.sessions.length, 0);
-  $('summary').textContent = `${filtered.length.toLocaleString()} of ${report.length.toLocaleString()} clients, ` +
-    `${sessions.toLocaleString()} sessions`;
-  $('results').replaceChildren();
   shown = 0;
-  showMore();
+  request(0);
 }
 
 function showMore() {
-  const frag = document.createDocumentFragment();
-  const cls = $('f-class').value;
-  const suspicious = $('f-suspicious').checked;
-  for (const c of filtered.slice(shown, shown + PAGE)) frag.append(renderClient(c, cls, suspicious));
-  shown = Math.min(shown + PAGE, filtered.length);
-  $('results').append(frag);
-  $('more').hidden = shown >= filtered.length;
-  if (!filtered.length) $('results').append(el('p', 'pending', 'No client matches these filters.'));
+  request(shown);
 }
 
-function renderClient(c, cls, suspiciousOnly) {
+function renderPage(data) {
+  if (data.offset === 0) {
+    $('summary').textContent = `${data.matched.toLocaleString()} of ${data.total.toLocaleString()} clients, ` +
+      `${data.sessions.toLocaleString()} sessions`;
+    $('results').replaceChildren();
+  } else if (data.offset !== shown) {
+    return; // an answer to an older request
+  }
+  const frag = document.createDocumentFragment();
+  for (const c of data.clients) frag.append(renderClient(c));
+  shown = data.offset + data.clients.length;
+  $('results').append(frag);
+  $('more').hidden = shown >= data.matched;
+  if (!data.matched) $('results').append(el('p', 'pending', 'No client matches these filters.'));
+  document.body.dataset.state = 'done';
+}
+
+function renderClient(c) {
   const card = el('article', c.suspicious ? 'client suspicious' : 'client');
   card.dataset.address = c.address;
   const h = el('h2');
@@ -106,11 +114,10 @@ function renderClient(c, cls, suspiciousOnly) {
   if (c.names.length) h.append(el('span', 'names', c.names.join(', ')));
   for (const [k, n] of c.classes) h.append(el('span', 'badge class', n > 1 ? `${k} ×${n}` : k));
   if (c.suspicious) h.append(el('span', 'badge bad', 'SUSPICIOUS'));
-  h.append(el('span', 'names', `${c.sessions.length} session${c.sessions.length === 1 ? '' : 's'}`));
+  h.append(el('span', 'names', `${c.sessions_total} session${c.sessions_total === 1 ? '' : 's'}`));
   card.append(h);
-  // With a class or suspicious filter, show the sessions that matched it.
-  const sessions = c.sessions.filter((s) =>
-    (!cls || s.verdict?.class === cls) && (!suspiciousOnly || s.verdict?.suspicious));
+  // The worker sent the sessions that match the filters (the first few hundred).
+  const sessions = c.sessions;
   let done = 0;
   const more = el('button', 'more-sessions');
   const page = (n) => {
@@ -125,6 +132,10 @@ function renderClient(c, cls, suspiciousOnly) {
   more.onclick = () => page(SESSIONS * 5);
   card.append(more);
   page(SESSIONS);
+  if (c.sessions_matched > sessions.length) {
+    card.append(el('p', 'pending',
+      `… and ${(c.sessions_matched - sessions.length).toLocaleString()} more matching sessions (narrow the filters to see them)`));
+  }
   return card;
 }
 
