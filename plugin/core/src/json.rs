@@ -356,6 +356,10 @@ impl ser::SerializeStruct for Compound<'_, '_> {
     }
 }
 
+fn not_a_string_key() -> Error {
+    Error("map keys must be strings".into())
+}
+
 /// Map keys: strings only (all our maps have string keys).
 struct KeyWriter<'a, 'o> {
     w: &'a mut Writer<'o>,
@@ -363,7 +367,7 @@ struct KeyWriter<'a, 'o> {
 
 macro_rules! key_not_string {
     ($($name:ident: $t:ty),*) => {
-        $(fn $name(self, _: $t) -> Result<(), Error> { Err(ser::Error::custom("map keys must be strings")) })*
+        $(fn $name(self, _: $t) -> Result<(), Error> { Err(not_a_string_key()) })*
     };
 }
 
@@ -386,16 +390,16 @@ impl ser::Serializer for KeyWriter<'_, '_> {
         serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64, serialize_f32: f32,
         serialize_f64: f64, serialize_char: char, serialize_bytes: &[u8]);
     fn serialize_none(self) -> Result<(), Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<(), Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_unit(self) -> Result<(), Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<(), Error> {
         self.serialize_str(variant)
@@ -410,16 +414,16 @@ impl ser::Serializer for KeyWriter<'_, '_> {
         _: &'static str,
         _: &T,
     ) -> Result<(), Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_tuple_variant(
         self,
@@ -428,13 +432,13 @@ impl ser::Serializer for KeyWriter<'_, '_> {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn serialize_struct_variant(
         self,
@@ -443,7 +447,7 @@ impl ser::Serializer for KeyWriter<'_, '_> {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(ser::Error::custom("map keys must be strings"))
+        Err(not_a_string_key())
     }
     fn collect_str<T: ?Sized + fmt::Display>(self, v: &T) -> Result<(), Error> {
         self.serialize_str(&v.to_string())
