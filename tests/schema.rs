@@ -30,9 +30,7 @@ fn undocumented(v: &Value, path: &str, out: &mut Vec<String>) {
         Value::Object(m) => {
             if let Some(Value::Object(props)) = m.get("properties") {
                 for (k, p) in props {
-                    let has = p.get("description").is_some()
-                        || p.get("$ref").is_some() && p.get("description").is_some()
-                        || p.get("allOf").is_some() && p.get("description").is_some();
+                    let has = p.get("description").is_some();
                     if !has {
                         out.push(format!("{path}.{k}"));
                     }

@@ -9,7 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -452,6 +452,5 @@ fn explain(args: ExplainArgs) -> Result<()> {
     } else {
         out.write_all(render_text(&reports).as_bytes())?;
     }
-    let _ = Duration::ZERO;
     Ok(())
 }

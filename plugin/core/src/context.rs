@@ -296,21 +296,7 @@ impl Context {
                 if let Some(h) = policy.helo {
                     facts.helo.get_or_insert_with(|| short(h, 255).to_owned());
                 }
-                if policy.action.contains("reject") || policy.action == "hangup" {
-                    let class = crate::describe::reject_class(policy.action, policy.stage, policy.reply.text);
-                    match class {
-                        "relay_denied" => facts.rejects.relay_denied += 1,
-                        "unknown_recipient" => facts.rejects.unknown_recipient += 1,
-                        "protocol" => {
-                            facts.rejects.protocol += 1;
-                            push_unique(&mut facts.violations, "protocol reject");
-                        }
-                        _ => facts.rejects.policy += 1,
-                    }
-                    if facts.first_reject.is_none() {
-                        facts.first_reject = Some(format!("{} {}", policy.stage, short(policy.reply.text, 120)));
-                    }
-                }
+                record_reject(facts, ev);
             }
             Message::SaslFailure { mechanism, .. } => {
                 facts.sasl_failures += 1;
@@ -321,19 +307,12 @@ impl Context {
                     .non_smtp
                     .get_or_insert_with(|| format!("non-SMTP command: {}", short(line, 60)));
             }
-            Message::ImproperPipelining { stage, .. } => {
+            Message::ImproperPipelining { .. } => {
                 push_unique(&mut facts.violations, "improper command pipelining");
-                let _ = stage;
             }
             Message::Tls(t) if matches!(t.action, "established" | "reused") => facts.tls = true,
-            Message::Disconnect(p, stats) => {
+            Message::Disconnect(_, stats) => {
                 facts.stats = stats.clone();
-                if facts.helo.is_none() {
-                    if let Some(h) = ev.smtp.as_ref().and_then(|s| s.helo.as_deref()) {
-                        facts.helo = Some(short(h, 255).to_owned());
-                    }
-                }
-                let _ = p;
                 let session = self.sessions.remove(pkey).expect("session looked up above");
                 ev.probe = Some(self.verdict(session, now));
             }
@@ -359,11 +338,7 @@ impl Context {
         if let Message::Screen(s) = &parsed.message {
             if s.action == "connect" {
                 let id = session_id(view, now, &client);
-                let facts = SessionFacts {
-                    postscreen: true,
-                    ..SessionFacts::default()
-                };
-                let session = Session::new(id, &client, now, facts);
+                let session = Session::new(id, &client, now, SessionFacts::default());
                 self.postscreen.insert(ckey, session, now);
                 ev.postfix.session_id = Some(id);
                 return;
@@ -416,10 +391,7 @@ impl Context {
                 // A good new client gets "450 4.3.2 Service currently unavailable"
                 // from the deep tests and comes back: not a probe signal on its own.
                 if !(policy.reply.code == 450 && policy.reply.enhanced == Some("4.3.2")) {
-                    facts.rejects.policy += 1;
-                    facts
-                        .first_reject
-                        .get_or_insert_with(|| format!("{} {}", policy.stage, short(policy.reply.text, 120)));
+                    record_reject(facts, ev);
                 }
             }
             Message::Chat(c) => {
@@ -481,6 +453,30 @@ fn bounded_push(q: &mut VecDeque<i64>, t: i64) {
         q.pop_front();
     }
     q.push_back(t);
+}
+
+/// Counts a reject line in the session's facts, by the class `describe`
+/// already gave it (`smtp.reject.class`), so a line is classified once.
+fn record_reject(facts: &mut SessionFacts, ev: &Event<'_>) {
+    if ev.postfix.event != EventKind::Reject {
+        return;
+    }
+    let Some(smtp) = ev.smtp.as_ref() else { return };
+    let Some(reject) = smtp.reject.as_ref() else { return };
+    match reject.class {
+        "relay_denied" => facts.rejects.relay_denied += 1,
+        "unknown_recipient" => facts.rejects.unknown_recipient += 1,
+        "protocol" => {
+            facts.rejects.protocol += 1;
+            push_unique(&mut facts.violations, "protocol reject");
+        }
+        _ => facts.rejects.policy += 1,
+    }
+    if facts.first_reject.is_none() {
+        let stage = smtp.stage.as_deref().unwrap_or("");
+        let text = smtp.reply.as_ref().map_or("", |r| &r.text);
+        facts.first_reject = Some(format!("{stage} {}", short(text, 120)));
+    }
 }
 
 fn push_unique(v: &mut Vec<&'static str>, s: &'static str) {

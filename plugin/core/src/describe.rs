@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::event::*;
 use crate::frame::{FrameFormat, FrameView};
-use crate::message::{self, ChatSide, EndReason, Message, Parsed, Peer, Reply, Severity};
+use crate::message::{self, EndReason, Message, Parsed, Peer, Reply, Severity};
 use crate::verdict::helo_is_fqdn;
 
 fn b(s: &str) -> Str<'_> {
@@ -35,7 +35,7 @@ fn reply<'a>(r: &Reply<'a>) -> SmtpReply<'a> {
 }
 
 /// Classifies a reject reason for `smtp.reject.class`.
-pub fn reject_class(action: &str, stage: &str, text: &str) -> &'static str {
+pub(crate) fn reject_class(action: &str, stage: &str, text: &str) -> &'static str {
     if action.starts_with("milter") {
         return "milter";
     }
@@ -135,9 +135,7 @@ pub(crate) fn describe<'a>(view: &FrameView<'a>, parsed: Option<&Parsed<'a>>, in
     let kind = fill(&mut ev, &parsed.message, parsed.severity, inbound_daemon);
     ev.postfix.event = kind;
     ev.event.action = kind.as_str();
-    if ev.event.category == "email" {
-        ev.event.category = category(kind);
-    }
+    ev.event.category = category(kind);
     ev
 }
 
@@ -243,7 +241,6 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                     s.reply = Some(reply(r));
                     ev.event.outcome = Some(if r.code < 400 { "success" } else { "failure" });
                 }
-                let _ = ChatSide::Sent;
                 EventKind::SmtpReply
             }
         }
@@ -458,10 +455,9 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             ev.postfix.queue_id = Some(b(qid));
             EventKind::QueueNote
         }
-        Message::ConnectError(p, reason) => {
+        Message::ConnectError(p, _) => {
             ev.server = Some(endpoint(p));
             ev.event.outcome = Some("failure");
-            let _ = reason;
             EventKind::ConnectError
         }
         Message::Screen(s) => {

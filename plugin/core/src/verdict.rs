@@ -142,8 +142,6 @@ pub struct SessionFacts {
     pub postscreen_hangup: bool,
     /// A verbose trace was seen for this session.
     pub traced: bool,
-    /// The session is a postscreen one.
-    pub postscreen: bool,
 }
 
 /// What the per-address window says about earlier sessions.
@@ -512,15 +510,12 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     } else if facts.offered_starttls && facts.total("starttls") == 0 {
         reasons.push("server offered STARTTLS; client did not use it".into());
     }
-    let mut suspicious = is_suspicious(class);
+    let suspicious = is_suspicious(class);
     if suspicious && window.probe_sessions >= cfg.repeated_probes {
         reasons.push(format!(
             "repeated: {} suspicious sessions from this address within {}s",
             window.probe_sessions, window.window_seconds
         ));
-    }
-    if class == Unknown && !facts.violations.is_empty() {
-        suspicious = true;
     }
     Probe {
         class,
