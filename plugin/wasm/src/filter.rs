@@ -153,6 +153,11 @@ impl Filter {
         Ok(())
     }
 
+    /// Dates later year-less stamps with `year`, keeping every session.
+    pub fn set_year(&mut self, year: i32) {
+        self.enricher.set_year_policy(year_policy(year));
+    }
+
     /// The enricher (for its statistics).
     pub fn enricher(&self) -> &Enricher {
         &self.enricher
@@ -212,20 +217,23 @@ pub fn record_year(time_sec: u32) -> Option<i32> {
     (time_sec >= 946_684_800).then(|| Timestamp::from_unix_micros(i64::from(time_sec) * 1_000_000).year)
 }
 
-/// The configuration for records of `year`: year-less stamps (RFC 3164,
-/// maillog_file) get the year of the record time, i.e. when Fluent Bit read
-/// the line. The core takes the reference date once, at construction, so
-/// the filter uses 31 December of that year (every stamp of the year maps to
-/// it) and is rebuilt when the year changes; a per-record reference date
-/// would need a setter in the core.
+/// How year-less stamps (RFC 3164, maillog_file) are dated for records of
+/// `year`: with the year of the record time, i.e. when Fluent Bit read the
+/// line. 31 December is the reference day, so every stamp of that year maps
+/// to it.
+pub fn year_policy(year: i32) -> YearPolicy {
+    YearPolicy::Reference {
+        year,
+        month: 12,
+        day: 31,
+    }
+}
+
+/// The configuration for records of `year` (`None`: the core's default).
 pub fn config_for_year(year: Option<i32>) -> Config {
     let mut config = Config::default();
     if let Some(year) = year {
-        config.frame.years = YearPolicy::Reference {
-            year,
-            month: 12,
-            day: 31,
-        };
+        config.frame.years = year_policy(year);
     }
     config
 }
@@ -353,6 +361,19 @@ mod tests {
         let mut f = Filter::new(config_for_year(record_year(1_830_000_000)));
         let v = run(&mut f, &serde_json::json!({ "log": CONNECT }).to_string());
         assert_eq!(v["@timestamp"], "2027-06-19T16:27:21Z");
+    }
+
+    #[test]
+    fn a_new_year_keeps_the_sessions() {
+        let mut f = Filter::new(config_for_year(Some(2026)));
+        let first = run(&mut f, &serde_json::json!({ "log": CONNECT }).to_string());
+        f.set_year(2027);
+        let end =
+            "Jun 19 16:27:22 mx postfix/smtpd[12172]: disconnect from unknown[192.0.2.7] ehlo=1 quit=1 commands=2";
+        let last = run(&mut f, &serde_json::json!({ "log": end }).to_string());
+        assert_eq!(last["@timestamp"], "2027-06-19T16:27:22Z");
+        assert_eq!(last["probe"]["class"], "ehlo_quit_probe");
+        assert!(first["postfix"]["session_id"].is_string());
     }
 
     #[test]

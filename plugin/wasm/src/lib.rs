@@ -87,18 +87,19 @@ mod exports {
                 std::mem::forget(old);
             }
         }
-        // A later year (or the first record): year-less stamps need a new
-        // reference year, which the core only takes at construction. This
-        // drops the session context once a year, at midnight on 1 January
-        // (only forwards, so records of two inputs straddling it do not flap).
+        // A later year: year-less stamps are dated with it from now on. Only
+        // forwards, so records of two inputs straddling 1 January do not flap.
         let year = record_year(time_sec);
-        if year > STATE.year.get() {
-            *slot = None;
-        }
         let filter = slot.get_or_insert_with(|| {
             STATE.year.set(year);
             Filter::new(config_for_year(year))
         });
+        if year > STATE.year.get() {
+            if let Some(y) = year {
+                filter.set_year(y);
+            }
+            STATE.year.set(year);
+        }
         let out = filter.process(record).as_ptr();
         STATE.busy.set(false);
         out
