@@ -24,6 +24,7 @@ function el(tag, cls, text) {
 
 function start(job) {
   gen += 1;
+  pending = 0;
   $('progress').hidden = false;
   $('bar').removeAttribute('value');
   $('status').textContent = 'starting…';
@@ -76,7 +77,13 @@ function filters() {
   };
 }
 
+// Filtering is a round trip to the worker: body[data-state] says
+// 'filtering' until the answer is rendered, then 'done'.
+let pending = 0;
+
 function request(offset) {
+  pending += 1;
+  document.body.dataset.state = 'filtering';
   worker.postMessage({ type: 'view', gen, offset, limit: PAGE, ...filters() });
 }
 
@@ -90,11 +97,13 @@ function showMore() {
 }
 
 function renderPage(data) {
+  pending -= 1;
   if (data.offset === 0) {
     $('summary').textContent = `${data.matched.toLocaleString()} of ${data.total.toLocaleString()} clients, ` +
       `${data.sessions.toLocaleString()} sessions`;
     $('results').replaceChildren();
   } else if (data.offset !== shown) {
+    if (pending === 0) document.body.dataset.state = 'done';
     return; // an answer to an older request
   }
   const frag = document.createDocumentFragment();
@@ -103,7 +112,7 @@ function renderPage(data) {
   $('results').append(frag);
   $('more').hidden = shown >= data.matched;
   if (!data.matched) $('results').append(el('p', 'pending', 'No client matches these filters.'));
-  document.body.dataset.state = 'done';
+  if (pending === 0) document.body.dataset.state = 'done';
 }
 
 function renderClient(c) {

@@ -104,19 +104,28 @@ test('filters: suspicious only, by class, by address', async () => {
   await page.setInputFiles('#file', sample);
   await page.waitForSelector('body[data-state="done"]');
   const all = await page.locator('article.client').count();
+  // Filtering is a round trip to the worker: wait for its answer each time.
+  const settled = () => page.waitForSelector('body[data-state="done"]');
   await page.check('#f-suspicious');
+  await settled();
   const sus = page.locator('article.client');
   assert.ok((await sus.count()) >= 1);
   assert.equal(await page.locator('article.client:not(.suspicious)').count(), 0);
   await page.uncheck('#f-suspicious');
+  await settled();
   await page.selectOption('#f-class', 'ehlo_quit_probe');
+  await settled();
   assert.ok(await page.locator(`article.client[data-address="${PROBE}"]`).count() === 1);
   await page.selectOption('#f-class', '');
+  await settled();
   await page.fill('#f-address', '72.38.');
+  await settled();
   assert.equal(await page.locator('article.client').count(), 1);
   await page.fill('#f-address', 'no-such-client');
+  await settled();
   assert.equal(await page.locator('article.client').count(), 0);
   await page.fill('#f-address', '');
+  await settled();
   assert.equal(await page.locator('article.client').count(), Math.min(all, 100));
   await page.close();
 });
@@ -150,7 +159,7 @@ test('a large file is processed in a worker with progress, the page stays respon
     if (state[0] === 'working') worstPing = Math.max(worstPing, lastPing);
     if (process.env.DEBUG_PAGE) console.log(Date.now() - t0, state);
     progress.add(state[1]);
-    if (state[0] !== 'working') break;
+    if (state[0] !== 'working' && state[0] !== 'filtering') break;
     await page.waitForTimeout(50);
   }
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'done');
