@@ -5,7 +5,9 @@
 //!    (pipelined, a few batches in flight per stream); reports lines/s and
 //!    p50/p99 batch latency.
 //! 2. Relay: concurrent `vector.Vector/PushEvents` calls of log events through
-//!    the sidecar to an in-process downstream `vector` source; reports events/s.
+//!    the sidecar to an in-process downstream `vector` source; reports events/s
+//!    at each level of CONCURRENCY (a comma list, default 4 and 16: Vector's
+//!    sink raises its concurrency while latency stays flat).
 //! 3. Flood: many `EnrichStream` calls opened at once against
 //!    `--max-streams`; reports how many were refused and the RSS growth.
 //!
@@ -238,7 +240,13 @@ fn main() {
     let secs = Duration::from_secs(env("SECS", 4));
     let streams = env("STREAMS", 4) as usize;
     let batch = env("BATCH", 1000) as usize;
-    let concurrency = env("CONCURRENCY", 4) as usize;
+    // Vector's sink adapts its concurrency to the latency it sees, so the
+    // relay is measured at a few levels (a comma list).
+    let concurrencies: Vec<usize> = std::env::var("CONCURRENCY")
+        .unwrap_or_else(|_| "4,16".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
     let server_threads = env("SERVER_THREADS", 2) as usize;
 
     // Sidecar (+ downstream sink) on their own runtime.
@@ -334,6 +342,7 @@ fn main() {
 
         // 2. Relay.
         let push = push_request(batch);
+        for &concurrency in &concurrencies {
         let mut rates = vec![];
         for run in 0..runs {
             let before = sunk.load(Relaxed);
@@ -371,6 +380,7 @@ fn main() {
             "relay (PushEvents, {concurrency} concurrent, {batch} events/batch, downstream in-process): median {:.0} events/s",
             median(rates)
         );
+        }
 
         // 3. Flood of streams against --max-streams 64.
         let rss0 = rss_kib();

@@ -25,6 +25,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use postfix_enrich_core::{Enricher, Event};
 use prost::Message as _;
 use tonic::codegen::http::uri::PathAndQuery;
@@ -136,11 +137,62 @@ fn batch_key(req: &RawPush) -> u64 {
     h.digest()
 }
 
-/// The relay: `vector.Vector` in, enriched, `vector.Vector` out.
-pub struct Relay {
+/// What enriching a batch needs, shared with tokio's blocking pool.
+struct BatchEnricher {
     enricher: Mutex<Enricher>,
     field: String,
     max_line_bytes: usize,
+}
+
+impl BatchEnricher {
+    /// Enriches a batch. Only the enrichment itself holds the lock (it must
+    /// see the batch's lines in order); finding the lines and writing the
+    /// merged events run in parallel across concurrent calls.
+    fn enrich(&self, req: RawPush) -> RawPush {
+        let scans: Vec<Option<Scan>> = req
+            .events
+            .iter()
+            .map(|e| raw::scan(e, &self.field, self.max_line_bytes))
+            .collect();
+        let events: Vec<Option<Event<'_>>> = {
+            let mut enricher = self.enricher.lock().unwrap_or_else(|p| p.into_inner());
+            let dropped_before = enricher.stats().dropped();
+            let events = scans
+                .iter()
+                .zip(&req.events)
+                .map(|(s, e)| s.as_ref().map(|s| enricher.enrich(s.line(e))))
+                .collect();
+            let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
+            METRICS.evictions.fetch_add(dropped, Relaxed);
+            events
+        };
+        let mut scratch = raw::Scratch::default();
+        // One allocation for the whole enriched batch: each event is split
+        // off it. An enriched event is its input plus a few hundred bytes.
+        let input: usize = req.events.iter().map(Bytes::len).sum();
+        let mut out = BytesMut::with_capacity(input + 512 * req.events.len());
+        let out = req
+            .events
+            .iter()
+            .zip(scans.iter().zip(&events))
+            .map(|(wrapper, (s, ev))| match (s, ev) {
+                (Some(s), Some(ev)) => {
+                    METRICS.observe_event(ev);
+                    raw::splice(wrapper, s, ev, &mut scratch, &mut out)
+                }
+                _ => {
+                    METRICS.relay_passthrough.fetch_add(1, Relaxed);
+                    wrapper.clone()
+                }
+            })
+            .collect();
+        RawPush { events: out }
+    }
+}
+
+/// The relay: `vector.Vector` in, enriched, `vector.Vector` out.
+pub struct Relay {
+    batches: Arc<BatchEnricher>,
     call_timeout: Duration,
     downstream: Channel,
     downstream_addr: String,
@@ -164,9 +216,11 @@ impl Relay {
             .initial_connection_window_size(Some(4 * crate::serve::WINDOW))
             .connect_lazy();
         Ok(Relay {
-            enricher: Mutex::new(enricher),
-            field,
-            max_line_bytes,
+            batches: Arc::new(BatchEnricher {
+                enricher: Mutex::new(enricher),
+                field,
+                max_line_bytes,
+            }),
             call_timeout,
             downstream: channel,
             downstream_addr: addr.to_owned(),
@@ -174,56 +228,25 @@ impl Relay {
         })
     }
 
-    /// Enriches a batch. Only the enrichment itself holds the lock (it must
-    /// see the batch's lines in order); finding the lines and writing the
-    /// merged events run in parallel across concurrent calls.
-    fn enrich_batch(&self, req: RawPush) -> RawPush {
-        let scans: Vec<Option<Scan>> = req
-            .events
-            .iter()
-            .map(|e| raw::scan(e, &self.field, self.max_line_bytes))
-            .collect();
-        let events: Vec<Option<Event<'_>>> = {
-            let mut enricher = self.enricher.lock().unwrap_or_else(|p| p.into_inner());
-            let dropped_before = enricher.stats().dropped();
-            let events = scans
-                .iter()
-                .zip(&req.events)
-                .map(|(s, e)| s.as_ref().map(|s| enricher.enrich(s.line(e))))
-                .collect();
-            let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
-            METRICS.evictions.fetch_add(dropped, Relaxed);
-            events
-        };
-        let mut scratch = Vec::with_capacity(2048);
-        let out = req
-            .events
-            .iter()
-            .zip(scans.iter().zip(&events))
-            .map(|(wrapper, (s, ev))| match (s, ev) {
-                (Some(s), Some(ev)) => {
-                    METRICS.observe_event(ev);
-                    raw::splice(wrapper, s, ev, &mut scratch)
-                }
-                _ => {
-                    METRICS.relay_passthrough.fetch_add(1, Relaxed);
-                    wrapper.clone()
-                }
-            })
-            .collect();
-        RawPush { events: out }
-    }
-
     /// The enriched form of `req`: from the retry cache when this batch was
     /// refused before, else enriched now.
-    fn prepare(&self, req: RawPush, key: u64) -> Arc<RawPush> {
+    ///
+    /// The CPU work of a batch (a few milliseconds) runs on tokio's blocking
+    /// pool. On a worker thread it held back the HTTP/2 connection tasks it
+    /// had just woken (they wait in that worker's LIFO slot, which the other
+    /// workers cannot steal from), and the relay sat idle half the time.
+    async fn prepare(&self, req: RawPush, key: u64) -> Result<Arc<RawPush>, Status> {
         {
             let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(i) = refused.iter().position(|(k, _)| *k == key) {
-                return refused.remove(i).expect("index found").1;
+                return Ok(refused.remove(i).expect("index found").1);
             }
         }
-        Arc::new(self.enrich_batch(req))
+        let batches = self.batches.clone();
+        match tokio::task::spawn_blocking(move || batches.enrich(req)).await {
+            Ok(batch) => Ok(Arc::new(batch)),
+            Err(e) => Err(Status::internal(format!("enriching the batch failed: {e}"))),
+        }
     }
 
     fn keep_for_retry(&self, key: u64, batch: Arc<RawPush>) {
@@ -252,7 +275,7 @@ impl vector_server::Vector for Relay {
         let req = request.into_inner();
         let n = req.events.len() as u64;
         let key = batch_key(&req);
-        let batch = self.prepare(req, key);
+        let batch = self.prepare(req, key).await?;
         let result = tokio::time::timeout(self.call_timeout, self.forward(batch.clone())).await;
         let status = match result {
             Ok(Ok(_)) => {

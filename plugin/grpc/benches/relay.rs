@@ -1,0 +1,72 @@
+//! The relay's per-event CPU path without the network: find the line in an
+//! encoded `EventWrapper` (`raw::scan`), enrich it, and write the merged event
+//! (`raw::splice`), beside enrichment alone so the cost of the byte path shows
+//! as the difference. The load benchmark (`load.rs`) measures the whole relay
+//! over loopback; this one is single-threaded and steadier, for comparing two
+//! versions of the writer (`--save-baseline` / `--baseline`).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use postfix_enrich_core::{Config, Enricher, YearPolicy};
+use postfix_enrich_grpc::vector::raw;
+use postfix_enrich_grpc::vector::wire::{event_wrapper, EventWrapper, Log, Value};
+use prost::Message;
+
+const CORPUS: &[u8] = include_bytes!("../../../tests/corpus/recording/syslog.log");
+
+/// The recording as Vector's `file` source would send it: the line in
+/// `message` beside the usual host, source type and file fields.
+fn wrappers() -> Vec<Vec<u8>> {
+    CORPUS
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut log = Log::default();
+            log.fields
+                .insert("message".into(), Value::string(String::from_utf8_lossy(l)));
+            log.fields.insert("host".into(), Value::string("vector-node-1"));
+            log.fields.insert("source_type".into(), Value::string("file"));
+            log.fields.insert("file".into(), Value::string("/var/log/mail.log"));
+            EventWrapper {
+                event: Some(event_wrapper::Event::Log(log)),
+            }
+            .encode_to_vec()
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let events = wrappers();
+    let mut config = Config::default();
+    config.frame.years = YearPolicy::Fixed(2026);
+    let mut g = c.benchmark_group("relay");
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.bench_function("enrich only", |b| {
+        b.iter(|| {
+            let mut e = Enricher::new(config.clone());
+            let mut n = 0usize;
+            for w in &events {
+                let s = raw::scan(w, "message", 1 << 20).expect("a line");
+                n += e.enrich(s.line(w)).message.len();
+            }
+            n
+        })
+    });
+    g.bench_function("scan + enrich + splice", |b| {
+        let mut scratch = raw::Scratch::default();
+        let mut out = bytes::BytesMut::new();
+        b.iter(|| {
+            let mut e = Enricher::new(config.clone());
+            let mut n = 0usize;
+            for w in &events {
+                let s = raw::scan(w, "message", 1 << 20).expect("a line");
+                let ev = e.enrich(s.line(w));
+                n += raw::splice(w, &s, &ev, &mut scratch, &mut out).len();
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
