@@ -15,6 +15,25 @@ pub fn write_json(ev: &Event<'_>, out: &mut Vec<u8>) {
         .expect("event serializes");
 }
 
+/// Appends the top-level members of `ev`'s nested JSON form that `keep`
+/// accepts (by name), each as `,"name":value`, without braces: for splicing
+/// into a JSON object that already has a member, with no second scan.
+pub fn write_json_members(ev: &Event<'_>, out: &mut Vec<u8>, keep: &mut dyn FnMut(&str) -> bool) {
+    ev.serialize(&mut crate::json::Writer::members(out, keep))
+        .expect("event serializes");
+}
+
+/// Appends `s` as a JSON string (quoted and escaped).
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    crate::json::write_str(out, s);
+}
+
+/// The length of the longest prefix of `b` that a JSON string holds as is,
+/// up to the first `"`, `\` or control byte: a JSON scanner's fast path.
+pub fn json_plain_prefix(b: &[u8]) -> usize {
+    crate::json::plain_prefix(b)
+}
+
 /// The nested JSON form of `ev`.
 pub fn to_json_string(ev: &Event<'_>) -> String {
     let mut v = Vec::with_capacity(512);
@@ -49,6 +68,35 @@ fn flatten(prefix: &str, v: Value, out: &mut Map<String, Value>) {
 mod tests {
     use super::*;
     use crate::{Config, Enricher};
+
+    /// Members mode is the full form less the braces and the refused names.
+    #[test]
+    fn members_splice_into_an_object() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let data = std::fs::read(format!("{root}/tests/corpus/recording/mail.log")).unwrap();
+        let mut e = Enricher::new(Config::default());
+        let mut asked = Vec::new();
+        for l in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let ev = e.enrich(l);
+            let mut spliced = br#"{"x":1"#.to_vec();
+            asked.clear();
+            write_json_members(&ev, &mut spliced, &mut |name| {
+                asked.push(name.to_owned());
+                name != "host" && name != "message"
+            });
+            spliced.push(b'}');
+            let Value::Object(mut expected) = serde_json::to_value(&ev).unwrap() else {
+                panic!("an object")
+            };
+            expected.remove("host");
+            expected.remove("message");
+            expected.insert("x".into(), Value::from(1));
+            let got: Value = serde_json::from_slice(&spliced)
+                .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&spliced)));
+            assert_eq!(got, Value::Object(expected));
+            assert!(asked.iter().any(|n| n == "host"), "every top-level name is offered");
+        }
+    }
 
     /// The fast writer must produce exactly what serde_json produces.
     #[test]

@@ -58,52 +58,65 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
+/// The length of the longest prefix of `b` that a JSON string holds as is:
+/// up to the first `"`, `\` or control byte. Clean eight-byte words are
+/// skipped whole, which is most of a log line.
+pub fn plain_prefix(b: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        if needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+            break;
+        }
+        i += 8;
+    }
+    while b.get(i).is_some_and(|&c| ESCAPE[c as usize] == 0) {
+        i += 1;
+    }
+    i
+}
+
 /// Appends `s` as a JSON string, escaping as serde_json does.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    out.reserve(b.len() + 2);
+    let mut rest = s.as_bytes();
+    out.reserve(rest.len() + 2);
     out.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < b.len() {
-        // Skip clean eight-byte words, then look at single bytes up to the
-        // end of the word that needed a look.
-        while let Some(word) = b.get(i..i + 8) {
-            if needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
-                break;
-            }
-            i += 8;
+    loop {
+        let n = plain_prefix(rest);
+        out.extend_from_slice(&rest[..n]);
+        let Some(&c) = rest.get(n) else { break };
+        match ESCAPE[c as usize] {
+            b'u' => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 0xf) as usize]]),
+            e => out.extend_from_slice(&[b'\\', e]),
         }
-        let end = (i + 8).min(b.len());
-        while i < end {
-            let c = b[i];
-            let e = ESCAPE[c as usize];
-            i += 1;
-            if e == 0 {
-                continue;
-            }
-            out.extend_from_slice(&b[start..i - 1]);
-            if e == b'u' {
-                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 0xf) as usize]]);
-            } else {
-                out.extend_from_slice(&[b'\\', e]);
-            }
-            start = i;
-        }
+        rest = &rest[n + 1..];
     }
-    out.extend_from_slice(&b[start..]);
     out.push(b'"');
 }
+
+/// Decides, by name, which top-level members `Writer::members` writes.
+pub type Keep<'k> = &'k mut dyn FnMut(&str) -> bool;
 
 /// The serializer: appends to a byte vector.
 pub struct Writer<'o> {
     out: &'o mut Vec<u8>,
+    /// Members mode, until the top-level struct takes it.
+    members: Option<Keep<'o>>,
 }
 
 impl<'o> Writer<'o> {
     /// A writer appending to `out`.
     pub fn new(out: &'o mut Vec<u8>) -> Self {
-        Writer { out }
+        Writer { out, members: None }
+    }
+
+    /// A writer that appends a struct's members without its braces, each
+    /// as `,"name":value` and only those `keep` accepts: ready to splice
+    /// into an object that already has at least one member.
+    pub fn members(out: &'o mut Vec<u8>, keep: Keep<'o>) -> Self {
+        Writer {
+            out,
+            members: Some(keep),
+        }
     }
 
     fn float(&mut self, v: f64) {
@@ -222,6 +235,7 @@ impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
             w: self,
             first: true,
             close: b']',
+            keep: None,
         })
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a, 'o>, Error> {
@@ -242,15 +256,26 @@ impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
         )))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a, 'o>, Error> {
+        // Members mode is for structs (named fields); a map is written whole.
+        self.members = None;
         self.out.push(b'{');
         Ok(Compound {
             w: self,
             first: true,
             close: b'}',
+            keep: None,
         })
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Compound<'a, 'o>, Error> {
-        self.serialize_map(None)
+        let Some(keep) = self.members.take() else {
+            return self.serialize_map(None);
+        };
+        Ok(Compound {
+            w: self,
+            first: false,
+            close: b'}',
+            keep: Some(keep),
+        })
     }
     fn serialize_struct_variant(
         self,
@@ -276,6 +301,8 @@ pub struct Compound<'a, 'o> {
     w: &'a mut Writer<'o>,
     first: bool,
     close: u8,
+    /// Set for the top-level struct in members mode: no braces, filtered.
+    keep: Option<Keep<'o>>,
 }
 
 impl Compound<'_, '_> {
@@ -343,6 +370,11 @@ impl ser::SerializeStruct for Compound<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, v: &T) -> Result<(), Error> {
+        if let Some(keep) = self.keep.as_mut() {
+            if !keep(key) {
+                return Ok(());
+            }
+        }
         self.comma();
         // Field names are ours and need no escaping.
         self.w.out.push(b'"');
@@ -351,7 +383,9 @@ impl ser::SerializeStruct for Compound<'_, '_> {
         v.serialize(&mut *self.w)
     }
     fn end(self) -> Result<(), Error> {
-        self.w.out.push(b'}');
+        if self.keep.is_none() {
+            self.w.out.push(b'}');
+        }
         Ok(())
     }
 }

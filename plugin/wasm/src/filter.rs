@@ -16,9 +16,10 @@
 //! - an Event member whose name the record already has (e.g. `log` when
 //!   the line is under `log`) is not added: the record's keys are never
 //!   overwritten or duplicated;
-//! - any failure returns the record unchanged plus `postfix_enrich_error`,
-//!   or, for text that is not a JSON object, an object with only that
-//!   field: the output is always one valid JSON object.
+//! - text that is not a JSON object gives an object with only
+//!   `postfix_enrich_error`: the output is always one valid JSON object.
+//!   Nothing else can fail: the Event is written straight into the output,
+//!   so there is no second text to scan.
 
 use postfix_enrich_core::{encode, Config, Enricher, Timestamp, YearPolicy};
 
@@ -38,9 +39,7 @@ const KEEP_CAPACITY: usize = 1 << 20;
 pub struct Filter {
     enricher: Enricher,
     members: Vec<Member>,
-    event_members: Vec<Member>,
     line: Vec<u8>,
-    event: Vec<u8>,
     key: Vec<u8>,
     out: Vec<u8>,
     /// Records seen.
@@ -61,9 +60,7 @@ impl Filter {
         Filter {
             enricher: Enricher::new(config),
             members: Vec::with_capacity(16),
-            event_members: Vec::with_capacity(16),
             line: Vec::with_capacity(1024),
-            event: Vec::with_capacity(2048),
             key: Vec::new(),
             out: Vec::with_capacity(4096),
             records: 0,
@@ -75,7 +72,7 @@ impl Filter {
     /// JSON text followed by one NUL byte, valid until the next call.
     pub fn process(&mut self, record: &[u8]) -> &[u8] {
         self.records += 1;
-        for buf in [&mut self.line, &mut self.event, &mut self.out] {
+        for buf in [&mut self.line, &mut self.out] {
             buf.clear();
             if buf.capacity() > KEEP_CAPACITY {
                 buf.shrink_to(KEEP_CAPACITY / 16);
@@ -84,25 +81,23 @@ impl Filter {
         if let Err(e) = self.try_process(record) {
             self.errors += 1;
             self.out.clear();
-            write_error(record, e, &mut self.out);
+            write_error(e, &mut self.out);
         }
         self.out.push(0);
         &self.out
     }
 
-    fn try_process(&mut self, record: &[u8]) -> Result<(), Failure> {
+    fn try_process(&mut self, record: &[u8]) -> Result<(), ScanError> {
         let Filter {
             enricher,
             members,
-            event_members,
             line,
-            event,
             key,
             out,
             ..
         } = self;
         members.clear();
-        let obj = scan_object(record, |m| members.push(m)).map_err(Failure::Invalid)?;
+        let obj = scan_object(record, |m| members.push(m))?;
         let found = LINE_KEYS.iter().find_map(|name| {
             members
                 .iter()
@@ -118,37 +113,23 @@ impl Filter {
         unescape_into(record.get(line_member.value.clone()).unwrap_or_default(), line);
         let input: &[u8] = if journald { record } else { line };
         let ev = enricher.enrich(input);
-        let message_changed = ev.message.as_bytes() != line.as_slice();
-        encode::write_json(&ev, event);
-        drop(ev);
-
-        event_members.clear();
-        scan_object(event, |m| event_members.push(m)).map_err(|_| Failure::Internal("event JSON did not scan"))?;
-        let message = event_members
-            .iter()
-            .find(|m| event.get(m.key.clone()) == Some(b"message".as_slice()));
 
         // The record up to its closing brace, with the line's value
         // replaced by the redacted line when the core changed it.
         let value = line_member.value.clone();
-        match message {
-            Some(m) if message_changed => {
-                out.extend_from_slice(record.get(..value.start).unwrap_or_default());
-                out.extend_from_slice(event.get(m.value.clone()).unwrap_or_default());
-                out.extend_from_slice(record.get(value.end..obj.close).unwrap_or_default());
-            }
-            Some(_) => out.extend_from_slice(record.get(..obj.close).unwrap_or_default()),
-            None => return Err(Failure::Internal("event has no message")),
+        if ev.message.as_bytes() != line.as_slice() {
+            out.extend_from_slice(record.get(..value.start).unwrap_or_default());
+            encode::write_json_str(out, &ev.message);
+            out.extend_from_slice(record.get(value.end..obj.close).unwrap_or_default());
+        } else {
+            out.extend_from_slice(record.get(..obj.close).unwrap_or_default());
         }
-        for m in event_members.iter() {
-            let name = event.get(m.key.clone()).unwrap_or_default();
-            if name == b"message" || members.iter().any(|r| key_is(record, r, name, key)) {
-                continue;
-            }
-            // The record has at least the line member, so a comma always fits.
-            out.push(b',');
-            out.extend_from_slice(event.get(m.whole.clone()).unwrap_or_default());
-        }
+        // Then the Event's members, written straight after it: not its
+        // `message` (that is the line) and none the record already has.
+        // The record has at least the line member, so their leading commas fit.
+        encode::write_json_members(&ev, out, &mut |name| {
+            name != "message" && !members.iter().any(|r| key_is(record, r, name.as_bytes(), key))
+        });
         out.push(b'}');
         Ok(())
     }
@@ -162,13 +143,6 @@ impl Filter {
     pub fn enricher(&self) -> &Enricher {
         &self.enricher
     }
-}
-
-/// Why a record came back with an error field.
-#[derive(Debug, Clone, Copy)]
-enum Failure {
-    Invalid(ScanError),
-    Internal(&'static str),
 }
 
 /// True when member `m`'s key equals `name` (unescaping it if needed).
@@ -186,27 +160,13 @@ fn key_is(text: &[u8], m: &Member, name: &[u8], scratch: &mut Vec<u8>) -> bool {
     scratch.as_slice() == name
 }
 
-/// The record plus an error field, or just the error field when the
-/// record is not a JSON object we can append to.
-fn write_error(record: &[u8], failure: Failure, out: &mut Vec<u8>) {
-    let (text, obj) = match failure {
-        Failure::Invalid(e) => (e.as_str(), None),
-        Failure::Internal(what) => (what, scan_object(record, |_| {}).ok()),
-    };
-    match obj {
-        Some(obj) => {
-            out.extend_from_slice(record.get(..obj.close).unwrap_or_default());
-            if obj.len > 0 {
-                out.push(b',');
-            }
-        }
-        None => out.push(b'{'),
-    }
-    // `text` is a static ASCII message without quotes or backslashes.
-    out.extend_from_slice(b"\"");
+/// The error object for text that is not a JSON object.
+fn write_error(failure: ScanError, out: &mut Vec<u8>) {
+    // The text is a static ASCII message without quotes or backslashes.
+    out.extend_from_slice(b"{\"");
     out.extend_from_slice(ERROR_KEY.as_bytes());
     out.extend_from_slice(b"\":\"");
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(failure.as_str().as_bytes());
     out.extend_from_slice(b"\"}");
 }
 

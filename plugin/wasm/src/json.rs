@@ -87,6 +87,7 @@ fn skip_string(s: &[u8], i: usize) -> Result<(usize, bool), ScanError> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
+        j += postfix_enrich_core::encode::json_plain_prefix(s.get(j..).unwrap_or_default());
         match s.get(j) {
             None => return Err(ScanError::Syntax(j)),
             Some(b'"') => return Ok((j + 1, escaped)),
