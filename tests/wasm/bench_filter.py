@@ -11,11 +11,10 @@ Usage: python bench_filter.py FILE [SECONDS]"""
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 
-from harness import FluentBitHost
+from harness import FluentBitHost, rate_report
 
 
 def main() -> None:
@@ -46,14 +45,7 @@ def main() -> None:
         for _ in range(2000):
             call(0, 0, 0, 0, 0, 0)
         overhead.append((clock() - t0) / 2000)
-    g = statistics.median(gross)
-    o = statistics.median(overhead)
-    print(json.dumps({
-        "records": len(records),
-        "gross_records_per_s": round(1 / g),
-        "host_call_overhead_us": round(o * 1e6, 2),
-        "net_records_per_s": round(1 / max(g - o, 1e-9)),
-    }))
+    print(rate_report(len(records), gross, overhead))
 
 
 if __name__ == "__main__":

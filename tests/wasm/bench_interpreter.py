@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 
 import wasm3
+
+from harness import rate_report
 
 WASI = "wasi_snapshot_preview1"
 
@@ -95,13 +96,7 @@ def main() -> None:
         for _ in range(2000):
             filt(0, 0, 0, 0, 0, 0)
         overhead.append((time.perf_counter() - t0) / 2000)
-    g, o = statistics.median(per_record), statistics.median(overhead)
-    print(json.dumps({
-        "records": len(records),
-        "gross_records_per_s": round(1 / g),
-        "host_call_overhead_us": round(o * 1e6, 2),
-        "net_records_per_s": round(1 / max(g - o, 1e-9)),
-    }))
+    print(rate_report(len(records), per_record, overhead))
 
 
 if __name__ == "__main__":

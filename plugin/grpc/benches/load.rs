@@ -26,7 +26,6 @@ use postfix_enrich_core::Config;
 use postfix_enrich_grpc::codec::Codec;
 use postfix_enrich_grpc::pb::vector::{vector_server, PushEventsResponse};
 use postfix_enrich_grpc::vector::raw::RawPush;
-use postfix_enrich_grpc::vector::wire::{event_wrapper, EventWrapper, Log, Value};
 use postfix_enrich_grpc::ServeArgs;
 use prost::Message;
 use tokio::sync::mpsc;
@@ -35,7 +34,7 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Server};
 use tonic::{Request, Response, Status};
 
-const CORPUS: &[u8] = include_bytes!("../../../tests/corpus/recording/syslog.log");
+mod common;
 
 /// A request encoded once and sent as is.
 #[derive(Clone, Default)]
@@ -102,13 +101,9 @@ fn cpu_secs() -> f64 {
     f.get(10).zip(f.get(11)).map_or(0.0, |(u, s)| (u + s) as f64 / 100.0)
 }
 
-fn lines() -> Vec<&'static [u8]> {
-    CORPUS.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect()
-}
-
 fn enrich_request(batch: usize) -> PreEncoded {
     use postfix_enrich_grpc::pb::v1::{EnrichRequest, LogLine};
-    let all = lines();
+    let all = common::lines();
     let req = EnrichRequest {
         lines: all
             .iter()
@@ -124,24 +119,12 @@ fn enrich_request(batch: usize) -> PreEncoded {
 }
 
 fn push_request(batch: usize) -> PreEncoded {
-    let all = lines();
+    let all = common::lines();
     let events = all
         .iter()
         .cycle()
         .take(batch)
-        .map(|l| {
-            let mut log = Log::default();
-            log.fields
-                .insert("message".into(), Value::string(String::from_utf8_lossy(l)));
-            log.fields.insert("host".into(), Value::string("vector-node-1"));
-            log.fields.insert("source_type".into(), Value::string("file"));
-            log.fields.insert("file".into(), Value::string("/var/log/mail.log"));
-            EventWrapper {
-                event: Some(event_wrapper::Event::Log(log)),
-            }
-            .encode_to_vec()
-            .into()
-        })
+        .map(|l| common::log_event(l).into())
         .collect();
     PreEncoded(RawPush { events }.encode_to_vec().into())
 }

@@ -8,34 +8,11 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use postfix_enrich_core::{Config, Enricher, YearPolicy};
 use postfix_enrich_grpc::vector::raw;
-use postfix_enrich_grpc::vector::wire::{event_wrapper, EventWrapper, Log, Value};
-use prost::Message;
 
-const CORPUS: &[u8] = include_bytes!("../../../tests/corpus/recording/syslog.log");
-
-/// The recording as Vector's `file` source would send it: the line in
-/// `message` beside the usual host, source type and file fields.
-fn wrappers() -> Vec<Vec<u8>> {
-    CORPUS
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let mut log = Log::default();
-            log.fields
-                .insert("message".into(), Value::string(String::from_utf8_lossy(l)));
-            log.fields.insert("host".into(), Value::string("vector-node-1"));
-            log.fields.insert("source_type".into(), Value::string("file"));
-            log.fields.insert("file".into(), Value::string("/var/log/mail.log"));
-            EventWrapper {
-                event: Some(event_wrapper::Event::Log(log)),
-            }
-            .encode_to_vec()
-        })
-        .collect()
-}
+mod common;
 
 fn bench(c: &mut Criterion) {
-    let events = wrappers();
+    let events: Vec<Vec<u8>> = common::lines().into_iter().map(common::log_event).collect();
     let mut config = Config::default();
     config.frame.years = YearPolicy::Fixed(2026);
     let mut g = c.benchmark_group("relay");
