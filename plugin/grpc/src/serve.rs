@@ -158,7 +158,6 @@ pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Resul
     // Batches of a thousand lines are hundreds of KiB each way: HTTP/2's
     // default 64 KiB windows would cost several round trips per batch.
     let mut builder = Server::builder()
-        .tcp_nodelay(true)
         .initial_stream_window_size(Some(WINDOW))
         .initial_connection_window_size(Some(4 * WINDOW));
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
@@ -189,12 +188,14 @@ pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Resul
     tracing::info!(addr = %local, tls = args.tls_cert.is_some(), "serving gRPC");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut server = tokio::spawn(router.serve_with_incoming_shutdown(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    // The builder's tcp_nodelay covers only listeners it binds itself; this
+    // one is ours (to report the bound address), so it is set here. Without
+    // it Nagle held back the small frames (window updates, responses) of a
+    // connection carrying several calls, and the relay idled at one core.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let mut server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stop_rx.await;
+    }));
     tokio::select! {
         _ = shutdown_signal() => {}
         r = &mut server => { return r?.context("gRPC server"); }
