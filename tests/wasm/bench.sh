@@ -39,7 +39,7 @@ if [ -z "${SKIP_INTERP:-}" ] && command -v rustup >/dev/null && rustup toolchain
   CARGO_TARGET_DIR="$CARGO_TARGET_DIR/mvp" RUSTFLAGS="-C target-cpu=mvp -L $LIBC" \
     cargo +nightly build -Z build-std=std,panic_abort -p postfix-enrich-fluent-bit \
     --target wasm32-wasip1 --profile wasm >&2
-  command -v cmake >/dev/null || apt-get install -y -q cmake >&2
+  command -v cmake >/dev/null || { apt-get update -q >&2 && apt-get install -y -q cmake >&2; }
   SRC="$CARGO_TARGET_DIR/wamr-src"
   mkdir -p "$SRC/src" && touch "$SRC/src/lib.rs"
   printf '[package]\nname = "wamr-src"\nversion = "0.0.0"\nedition = "2021"\n\n[dependencies]\nwamr-sys = "=0.1.1"\n\n[workspace]\n' > "$SRC/Cargo.toml"
