@@ -30,8 +30,10 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("scan + enrich + splice", |b| {
         let mut scratch = raw::Scratch::default();
-        let mut out = bytes::BytesMut::new();
+        let input: usize = events.iter().map(Vec::len).sum();
         b.iter(|| {
+            // One buffer per batch, sized as the relay sizes it.
+            let mut out = bytes::BytesMut::with_capacity(input + 512 * events.len());
             let mut e = Enricher::new(config.clone());
             let mut n = 0usize;
             for w in &events {
