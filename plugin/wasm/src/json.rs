@@ -293,7 +293,7 @@ pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
         // Copy the run up to the next backslash in one go.
         let run_end = body
             .get(i..)
-            .and_then(|r| r.iter().position(|&b| b == b'\\'))
+            .and_then(|r| memchr::memchr(b'\\', r))
             .map_or(body.len(), |p| i + p);
         out.extend_from_slice(body.get(i..run_end).unwrap_or_default());
         i = run_end;
