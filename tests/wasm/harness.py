@@ -18,7 +18,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import statistics
 from pathlib import Path
 
 import wasmtime
@@ -78,20 +77,6 @@ class _I32Func:
             if error:
                 raise wasmtime.WasmtimeError._from_ptr(error)
         return self.results[0].of.i32 & 0xFFFFFFFF if self.nres else 0
-
-
-def rate_report(records: int, per_record: list[float], overhead: list[float]) -> str:
-    """The JSON line the benchmarks print: from the seconds per record of
-    several passes and the seconds of an empty call, the medians as records/s,
-    gross and net of the host's per-call cost."""
-    g = statistics.median(per_record)
-    o = statistics.median(overhead)
-    return json.dumps({
-        "records": records,
-        "gross_records_per_s": round(1 / g),
-        "host_call_overhead_us": round(o * 1e6, 2),
-        "net_records_per_s": round(1 / max(g - o, 1e-9)),
-    })
 
 
 class Trap(Exception):

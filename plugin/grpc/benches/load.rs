@@ -242,17 +242,10 @@ fn main() {
         .build()
         .unwrap();
     let args = ServeArgs {
-        listen: addr,
-        metrics_listen: None,
-        tls_cert: None,
-        tls_key: None,
         forward_vector: Some(sink_addr.to_string()),
-        field: "message".into(),
         max_message_bytes: 64 << 20,
-        max_line_bytes: 1 << 20,
-        max_streams: 64,
-        call_timeout: Duration::from_secs(30),
         shutdown_grace: Duration::from_secs(1),
+        ..ServeArgs::listening_on(addr)
     };
     {
         let sunk = sunk.clone();
@@ -274,7 +267,11 @@ fn main() {
         .unwrap();
     client_rt.block_on(async {
         let channel = wait_ready(addr).await;
-        println!("postfix-enrich-grpc load: {runs} runs x {secs:?}, server on {server_threads} worker threads, client and server on one machine ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        println!(
+            "postfix-enrich-grpc load: {runs} runs x {secs:?}, server on {server_threads} worker threads, \
+             client and server on one machine ({cores} cores)"
+        );
 
         let only = std::env::var("ONLY").unwrap_or_default();
         // 1. EnrichStream.
@@ -306,7 +303,8 @@ fn main() {
             let per_cpu = n as f64 / (cpu_secs() - cpu0).max(1e-9);
             lat.sort();
             println!(
-                "  EnrichStream run {run}: {rate:>10.0} lines/s  p50 {:>7.2?}  p99 {:>7.2?}  ({per_cpu:.0} lines per CPU-second, client+server)",
+                "  EnrichStream run {run}: {rate:>10.0} lines/s  p50 {:>7.2?}  p99 {:>7.2?}  \
+                 ({per_cpu:.0} lines per CPU-second, client+server)",
                 pct(&lat, 0.5),
                 pct(&lat, 0.99)
             );
@@ -315,54 +313,59 @@ fn main() {
             p99s.push(pct(&lat, 0.99).as_secs_f64() * 1e3);
         }
         if !rates.is_empty() {
-        println!(
-            "EnrichStream ({streams} streams, {batch} lines/batch): median {:.0} lines/s, p50 {:.2} ms, p99 {:.2} ms",
-            median(rates),
-            median(p50s),
-            median(p99s)
-        );
+            println!(
+                "EnrichStream ({streams} streams, {batch} lines/batch): \
+                 median {:.0} lines/s, p50 {:.2} ms, p99 {:.2} ms",
+                median(rates),
+                median(p50s),
+                median(p99s)
+            );
         }
 
         // 2. Relay.
         let push = push_request(batch);
         for &concurrency in &concurrencies {
-        let mut rates = vec![];
-        for run in 0..runs {
-            let before = sunk.load(Relaxed);
-            let start = Instant::now();
-            let cpu0 = cpu_secs();
-            let tasks: Vec<_> = (0..concurrency)
-                .map(|_| {
-                    let (ch, push) = (channel.clone(), push.clone());
-                    tokio::spawn(async move {
-                        let mut grpc = tonic::client::Grpc::new(ch);
-                        let end = Instant::now() + secs;
-                        while Instant::now() < end {
-                            grpc.ready().await.unwrap();
-                            grpc.unary(
-                                Request::new(push.clone()),
-                                PathAndQuery::from_static("/vector.Vector/PushEvents"),
-                                Codec::<PreEncoded, PushEventsResponse>::default(),
-                            )
-                            .await
-                            .expect("push");
-                        }
+            let mut rates = vec![];
+            for run in 0..runs {
+                let before = sunk.load(Relaxed);
+                let start = Instant::now();
+                let cpu0 = cpu_secs();
+                let tasks: Vec<_> = (0..concurrency)
+                    .map(|_| {
+                        let (ch, push) = (channel.clone(), push.clone());
+                        tokio::spawn(async move {
+                            let mut grpc = tonic::client::Grpc::new(ch);
+                            let end = Instant::now() + secs;
+                            while Instant::now() < end {
+                                grpc.ready().await.unwrap();
+                                grpc.unary(
+                                    Request::new(push.clone()),
+                                    PathAndQuery::from_static("/vector.Vector/PushEvents"),
+                                    Codec::<PreEncoded, PushEventsResponse>::default(),
+                                )
+                                .await
+                                .expect("push");
+                            }
+                        })
                     })
-                })
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                let n = (sunk.load(Relaxed) - before) as f64;
+                let rate = n / start.elapsed().as_secs_f64();
+                let per_cpu = n / (cpu_secs() - cpu0).max(1e-9);
+                println!(
+                    "  relay run {run}: {rate:>10.0} events/s  \
+                 ({per_cpu:.0} events per CPU-second, client+relay+sink)"
+                );
+                rates.push(rate);
             }
-            let n = (sunk.load(Relaxed) - before) as f64;
-            let rate = n / start.elapsed().as_secs_f64();
-            let per_cpu = n / (cpu_secs() - cpu0).max(1e-9);
-            println!("  relay run {run}: {rate:>10.0} events/s  ({per_cpu:.0} events per CPU-second, client+relay+sink)");
-            rates.push(rate);
-        }
-        println!(
-            "relay (PushEvents, {concurrency} concurrent, {batch} events/batch, downstream in-process): median {:.0} events/s",
-            median(rates)
-        );
+            println!(
+                "relay (PushEvents, {concurrency} concurrent, {batch} events/batch, downstream in-process): \
+             median {:.0} events/s",
+                median(rates)
+            );
         }
 
         // 3. Flood of streams against --max-streams 64.
@@ -401,7 +404,8 @@ fn main() {
         }
         let rss1 = rss_kib();
         println!(
-            "flood: 1000 streams opened at once: {open} served, {refused} refused with RESOURCE_EXHAUSTED; RSS {} MiB -> {} MiB (client and server)",
+            "flood: 1000 streams opened at once: {open} served, {refused} refused with RESOURCE_EXHAUSTED; \
+             RSS {} MiB -> {} MiB (client and server)",
             rss0 / 1024,
             rss1 / 1024
         );

@@ -76,6 +76,21 @@ pub struct ServeArgs {
     pub shutdown_grace: Duration,
 }
 
+impl ServeArgs {
+    /// The command line's defaults, listening on `listen`: for running the
+    /// server in-process (tests, benchmarks) without restating every default.
+    pub fn listening_on(listen: SocketAddr) -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        let mut args = <Defaults as clap::Parser>::parse_from(["serve"]).args;
+        args.listen = listen;
+        args
+    }
+}
+
 /// Runs the sidecar with the default enrichment settings.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     serve_with_config(args, Config::default()).await
@@ -219,4 +234,22 @@ pub fn serve_blocking(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?
         .block_on(serve_with_config(args, config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In-process servers get exactly what `serve` with no flags gets.
+    #[test]
+    fn listening_on_keeps_the_command_line_defaults() {
+        let addr: SocketAddr = "127.0.0.1:6001".parse().unwrap();
+        let args = ServeArgs::listening_on(addr);
+        assert_eq!(args.listen, addr);
+        assert_eq!(args.field, "message");
+        assert_eq!(args.max_streams, 64);
+        assert_eq!(args.max_message_bytes, codec::DEFAULT_MAX_MESSAGE_BYTES);
+        assert_eq!(args.call_timeout, Duration::from_secs(30));
+        assert!(args.forward_vector.is_none() && args.tls_cert.is_none());
+    }
 }

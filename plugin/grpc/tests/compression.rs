@@ -14,19 +14,7 @@ async fn zstd_and_gzip_requests_are_accepted() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let args = ServeArgs {
-        listen: addr,
-        metrics_listen: None,
-        tls_cert: None,
-        tls_key: None,
-        forward_vector: None,
-        field: "message".into(),
-        max_message_bytes: 1 << 20,
-        max_line_bytes: 1 << 16,
-        max_streams: 4,
-        call_timeout: Duration::from_secs(10),
-        shutdown_grace: Duration::from_secs(1),
-    };
+    let args = ServeArgs::listening_on(addr);
     tokio::spawn(serve_with_config(args, Config::default()));
     let mut client = None;
     for _ in 0..100 {
