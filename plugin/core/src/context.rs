@@ -311,6 +311,10 @@ impl Context {
                 push_unique(&mut facts.violations, "improper command pipelining");
             }
             Message::Tls(t) if matches!(t.action, "established" | "reused") => facts.tls = true,
+            // Limits and bare newlines are evidence about the client (issue 9 §4);
+            // how they rank is the verdict's business.
+            Message::RateLimit { kind, .. } => push_unique(&mut facts.rate_limits, kind),
+            Message::BareNewline { .. } => push_unique(&mut facts.violations, "bare <LF> received"),
             Message::Disconnect(_, stats) => {
                 facts.stats = stats.clone();
                 let session = self.sessions.remove(pkey).expect("session looked up above");

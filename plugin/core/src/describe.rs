@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::event::*;
 use crate::frame::{FrameFormat, FrameView};
-use crate::message::{self, EndReason, Message, Parsed, Peer, Reply, Severity};
+use crate::message::{self, EndReason, Message, Parsed, Peer, RemoteReply, Reply, Severity};
 use crate::verdict::helo_is_fqdn;
 
 fn b(s: &str) -> Str<'_> {
@@ -142,7 +142,8 @@ pub(crate) fn describe<'a>(view: &FrameView<'a>, parsed: Option<&Parsed<'a>>, in
 fn category(kind: EventKind) -> &'static str {
     use EventKind::*;
     match kind {
-        Connect | Disconnect | LostConnection | Timeout | TooManyErrors | Postscreen | ConnectError | Tls => "network",
+        Connect | Disconnect | LostConnection | Timeout | TooManyErrors | Postscreen | ConnectError | Tls
+        | RemoteFailure | PixWorkaround | RateLimit | BareNewline => "network",
         SaslFailure | SaslResponse => "authentication",
         Service | Anvil => "process",
         _ => "email",
@@ -161,6 +162,23 @@ fn set_helo<'a>(ev: &mut Event<'a>, helo: &'a str) {
     let s = smtp_mut(ev);
     s.helo = Some(b(helo));
     s.helo_fqdn = Some(helo_is_fqdn(helo));
+}
+
+/// The remote server's side of a delivery attempt: server, reply, stage, failure kind.
+fn remote<'a>(ev: &mut Event<'a>, r: &RemoteReply<'a>) {
+    if ev.server.is_none() {
+        ev.server = r.server.as_ref().map(endpoint);
+    }
+    if r.reply.is_some() || r.stage.is_some() {
+        let s = smtp_mut(ev);
+        s.reply = r.reply.as_ref().map(reply);
+        s.stage = r.stage.map(b);
+    }
+    ev.postfix.delivery_failure = r.failure;
+    ev.postfix.detail = r.detail.map(b);
+    if r.failure.is_some() {
+        ev.event.outcome = Some("failure");
+    }
 }
 
 fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_daemon: bool) -> EventKind {
@@ -284,6 +302,10 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             if let Some(h) = policy.helo {
                 set_helo(ev, h);
             }
+            if policy.action == "proxy-accept" {
+                // The filter's reply names the queue id it gave the message.
+                ev.postfix.related_queue_id = message::fields::queued_as(policy.reply.text).map(b);
+            }
             let s = smtp_mut(ev);
             s.stage = Some(b(policy.stage));
             s.proto = policy.proto.map(b);
@@ -380,9 +402,10 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             }
             EventKind::Tls
         }
-        Message::MessageId(qid, id) => {
+        Message::MessageId(qid, id, trailing) => {
             ev.postfix.queue_id = Some(b(qid));
             email_mut(ev).message_id = Some(b(id));
+            ev.postfix.message_id_trailing = trailing.map(b);
             EventKind::MessageId
         }
         Message::QueueActive {
@@ -422,6 +445,9 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                 orig_to: d.orig_to.map(b),
                 text: d.text.map(b),
             }));
+            if let Some(r) = &d.remote {
+                remote(ev, r);
+            }
             ev.event.outcome = Some(match d.status {
                 "sent" | "deliverable" | "delivered" | "relayed" | "expanded" => "success",
                 "deferred" | "SOFTBOUNCE" => "unknown",
@@ -455,10 +481,51 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             ev.postfix.queue_id = Some(b(qid));
             EventKind::QueueNote
         }
-        Message::ConnectError(p, _) => {
-            ev.server = Some(endpoint(p));
+        Message::RemoteFailure { queue_id, remote: r } => {
+            ev.postfix.queue_id = queue_id.map(b);
+            email_mut(ev).direction = Some("outbound");
+            remote(ev, r);
+            if r.failure == Some("connect_failed") {
+                EventKind::ConnectError
+            } else {
+                EventKind::RemoteFailure
+            }
+        }
+        Message::PixWorkaround {
+            queue_id,
+            server,
+            workarounds,
+        } => {
+            ev.postfix.queue_id = Some(b(queue_id));
+            ev.server = Some(endpoint(server));
+            ev.postfix.detail = Some(b(workarounds));
+            EventKind::PixWorkaround
+        }
+        Message::RateLimit {
+            kind,
+            count,
+            client,
+            service,
+        } => {
+            ev.client = Some(endpoint(client));
+            ev.postfix.limit = Some(Box::new(Limit {
+                kind,
+                count: *count,
+                service: b(service),
+            }));
             ev.event.outcome = Some("failure");
-            EventKind::ConnectError
+            EventKind::RateLimit
+        }
+        Message::BareNewline {
+            queue_id,
+            stage,
+            client,
+        } => {
+            ev.client = Some(endpoint(client));
+            ev.postfix.queue_id = queue_id.map(b);
+            smtp_mut(ev).stage = Some(b(stage));
+            ev.event.outcome = Some("failure");
+            EventKind::BareNewline
         }
         Message::Screen(s) => {
             if let Some(c) = &s.client {
@@ -493,9 +560,13 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             EventKind::Dnsbl
         }
         Message::Anvil { metric, value, ident } => {
-            if let Some(ip) = ident.and_then(|i| i.rsplit_once(':')).map(|(_, ip)| ip) {
+            let (service, addr) = match ident {
+                Some(i) => message::split_anvil_ident(i),
+                None => (None, ""),
+            };
+            if !addr.is_empty() {
                 ev.client = Some(Endpoint {
-                    ip: Some(b(ip)),
+                    ip: Some(b(addr)),
                     ..Endpoint::default()
                 });
             }
@@ -503,16 +574,18 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                 metric: b(metric),
                 value: *value,
                 ident: ident.map(b),
+                service: service.map(b),
             }));
             EventKind::Anvil
         }
         Message::Service(_) => EventKind::Service,
         Message::Notice(_) => EventKind::Notice,
         Message::Debug => EventKind::Debug,
-        Message::Diagnostic { client, .. } => {
+        Message::Diagnostic { client, queue_id, .. } => {
             if let Some(c) = client {
                 ev.client = Some(endpoint(c));
             }
+            ev.postfix.queue_id = queue_id.map(b);
             if severity == Severity::Warning {
                 EventKind::Warning
             } else {

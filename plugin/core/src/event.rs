@@ -430,8 +430,17 @@ pub enum EventKind {
     Pickup,
     /// Other `<qid>: text` lines.
     QueueNote,
-    /// smtp `connect to host[ip]:port: reason`.
+    /// smtp/lmtp `connect to host[ip]:port: reason` (with or without a queue id).
     ConnectError,
+    /// smtp/lmtp: a remote server answered 4xx/5xx, refused to talk, dropped
+    /// or timed out the connection, or refused SASL/TLS (`postfix.delivery_failure` says which).
+    RemoteFailure,
+    /// smtp `enabling PIX workarounds: ... for host[ip]:port`.
+    PixWorkaround,
+    /// smtpd `<Kind> limit exceeded: N from client for service S` (anvil limits).
+    RateLimit,
+    /// smtpd `bare <LF> received after STATE from client` (smuggling patch releases).
+    BareNewline,
     /// postscreen events.
     Postscreen,
     /// dnsblog hit.
@@ -487,6 +496,10 @@ impl EventKind {
             Pickup => "pickup",
             QueueNote => "queue_note",
             ConnectError => "connect_error",
+            RemoteFailure => "remote_failure",
+            PixWorkaround => "pix_workaround",
+            RateLimit => "rate_limit",
+            BareNewline => "bare_newline",
             Postscreen => "postscreen",
             Dnsbl => "dnsbl",
             Anvil => "anvil",
@@ -551,6 +564,18 @@ event_struct! {
         /// anvil statistics.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub anvil: Option<Box<Anvil<'a>>>,
+        /// How a delivery attempt to a remote SMTP/LMTP server failed (smtp/lmtp lines and delivery status texts): remote_reply (it answered 4xx/5xx), refused_to_talk (4xx/5xx greeting or HELO/EHLO reply), lost_connection, timeout, connect_failed, sasl_failed, tls_failed, local_data_error.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub delivery_failure: Option<&'static str>,
+        /// Detail the line gives that is not a reply: the system error of a failed connect (`Connection refused`), the `while ...` phrase of a lost connection or timeout, a SASL/TLS problem, the PIX workaround words.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub detail: Option<Str<'a>>,
+        /// A limit the client exceeded (smtpd's anvil warnings).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub limit: Option<Box<Limit<'a>>>,
+        /// Text after the closing `>` of a malformed Message-ID (`<x>junk` gives `junk`); `email.message_id` holds `x`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub message_id_trailing: Option<Str<'a>>,
         /// True when the line had invalid UTF-8; those bytes are U+FFFD in `message`.
         #[serde(skip_serializing_if = "is_false")]
         pub invalid_utf8: bool,
@@ -706,6 +731,21 @@ event_struct! {
         /// `service:client` the peak belongs to.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub ident: Option<Str<'a>>,
+        /// The master.cf service of `ident` (before its first colon); the client address is in `client.ip`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub service: Option<Str<'a>>,
+    }
+}
+
+event_struct! {
+    /// A limit a client exceeded (smtpd's anvil-backed limits).
+    pub struct Limit<'a> {
+        /// connection_rate, connection_concurrency, message_rate, recipient_rate, auth_rate, newtls_rate.
+        pub kind: &'static str,
+        /// The client's count when it exceeded the limit.
+        pub count: u32,
+        /// master.cf service name (smtp, submission, ...).
+        pub service: Str<'a>,
     }
 }
 
@@ -859,7 +899,7 @@ pub struct Probe {
     pub confidence: Confidence,
     /// What the verdict rests on.
     pub evidence: Evidence,
-    /// Session flags: helo_not_fqdn, helo_is_our_host, reverse_dns_unknown, auth_offered_not_tried, starttls_offered, auth_offered.
+    /// Session flags: helo_not_fqdn, helo_is_our_host, reverse_dns_unknown, auth_offered_not_tried, starttls_offered, auth_offered, tls, rate_limited (an anvil limit was exceeded).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<&'static str>,
     /// The session's command counts as far as known (from statistics or the trace).

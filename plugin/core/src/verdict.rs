@@ -142,6 +142,8 @@ pub struct SessionFacts {
     pub postscreen_hangup: bool,
     /// A verbose trace was seen for this session.
     pub traced: bool,
+    /// Anvil limits the client exceeded (`connection_rate`, `auth_rate`, ...), in order seen.
+    pub rate_limits: Vec<&'static str>,
 }
 
 /// What the per-address window says about earlier sessions.
@@ -269,6 +271,9 @@ impl SessionFacts {
         }
         if self.tls {
             f.push("tls");
+        }
+        if !self.rate_limits.is_empty() {
+            f.push("rate_limited");
         }
         f
     }
@@ -492,6 +497,9 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
 
     if let Some(t) = counts_text(facts) {
         reasons.push(format!("commands: {t}"));
+    }
+    if !facts.rate_limits.is_empty() {
+        reasons.push(format!("rate limit hit ({})", facts.rate_limits.join(", ")));
     }
     if let Some(h) = &facts.helo {
         if !helo_is_fqdn(h) {

@@ -155,9 +155,18 @@ pub fn event(ev: &Event<'_>) -> pb::Event {
                 metric: s(&x.metric),
                 value: x.value,
                 ident: os(&x.ident),
+                service: os(&x.service),
             }),
             invalid_utf8: p.invalid_utf8,
             redacted: p.redacted,
+            delivery_failure: p.delivery_failure.map(s),
+            detail: os(&p.detail),
+            limit: p.limit.as_ref().map(|x| pb::Limit {
+                kind: s(x.kind),
+                count: x.count,
+                service: s(&x.service),
+            }),
+            message_id_trailing: os(&p.message_id_trailing),
         }),
         probe: ev.probe.as_ref().map(|pr| pb::Probe {
             class: s(pr.class.as_str()),

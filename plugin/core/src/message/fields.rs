@@ -85,6 +85,17 @@ pub fn queue_prefix(s: &str) -> Option<(Option<&str>, &str)> {
     }
 }
 
+/// The queue id a text names as `queued as X` or `forwarded as X`.
+pub fn queued_as(t: &str) -> Option<&str> {
+    let idx = t
+        .find("queued as ")
+        .map(|i| i + 10)
+        .or_else(|| t.find("forwarded as ").map(|i| i + 13))?;
+    let id = &t[idx..];
+    let id = &id[..id.find([' ', ')', ',', ';']).unwrap_or(id.len())];
+    is_queue_id(id).then_some(id)
+}
+
 /// The text right after `key=` where `key` starts a field (at the start or
 /// after a space, comma or semicolon).
 fn after_key<'a>(s: &'a str, key: &str) -> Option<&'a str> {

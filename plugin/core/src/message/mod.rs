@@ -7,13 +7,17 @@
 
 mod chat;
 pub mod fields;
+mod limits;
 mod postscreen;
 mod queue;
+pub mod smtp_client;
 mod smtpd;
 mod tls;
 
 pub use chat::{ChatLine, ChatSide, Redaction};
 pub use fields::{Peer, Reply};
+pub use limits::split_ident as split_anvil_ident;
+pub use smtp_client::RemoteReply;
 
 /// Severity of a Postfix line (`warning: `, `error: `, ... prefixes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +142,11 @@ pub struct Delivery<'a> {
     pub text: Option<&'a str>,
     /// A queue id the text names (`queued as X`, `forwarded as X`).
     pub next_queue_id: Option<&'a str>,
+    /// What the remote server answered or how reaching it failed, parsed
+    /// from `text` (`host H[A] said: 550 5.1.1 ... (in reply to RCPT TO
+    /// command)`, `250 2.0.0 Ok: queued as X`, `connect to H[A]:25: ...`).
+    /// The per-message record reads the remote's reply from here.
+    pub remote: Option<RemoteReply<'a>>,
 }
 
 /// A postscreen verdict or event.
@@ -261,8 +270,9 @@ pub enum Message<'a> {
     HostnameMismatch(&'a str, &'a str),
     /// A TLS summary or error.
     Tls(TlsInfo<'a>),
-    /// cleanup `<qid>: message-id=<id>` (also `resent-message-id=`).
-    MessageId(&'a str, &'a str),
+    /// cleanup `<qid>: message-id=<id>` (also `resent-message-id=`), and
+    /// what followed the closing `>` of a malformed id (`<x>junk`).
+    MessageId(&'a str, &'a str, Option<&'a str>),
     /// qmgr `<qid>: from=<s>, size=N, nrcpt=N (queue active)`.
     QueueActive {
         /// Queue id.
@@ -293,8 +303,46 @@ pub enum Message<'a> {
     Pickup(&'a str, &'a str),
     /// Another `<qid>: text` line about a message (delivery problems, postsuper actions, ...).
     QueueNote(&'a str, &'a str),
-    /// smtp/lmtp `connect to <host[addr]:port>: <reason>`.
-    ConnectError(Peer<'a>, &'a str),
+    /// smtp/lmtp: a remote server refused, failed or could not be reached
+    /// (`[<qid>: ]host H[A] said: ...`, `lost connection with ...`,
+    /// `connect to H[A]:25: ...`, `SASL authentication failed; ...`).
+    RemoteFailure {
+        /// Queue id of the message being delivered, when logged.
+        queue_id: Option<&'a str>,
+        /// The parsed text.
+        remote: RemoteReply<'a>,
+    },
+    /// smtp `<qid>: enabling PIX workarounds: <words> for H[A]:P`.
+    PixWorkaround {
+        /// Queue id.
+        queue_id: &'a str,
+        /// The remote server.
+        server: Peer<'a>,
+        /// The workarounds as logged (`disable_esmtp delay_dotcrlf`).
+        workarounds: &'a str,
+    },
+    /// smtpd `warning: <Kind> limit exceeded: N from <client> for service S`.
+    RateLimit {
+        /// connection_rate, connection_concurrency, message_rate,
+        /// recipient_rate, auth_rate, newtls_rate.
+        kind: &'static str,
+        /// The client's count that exceeded the limit.
+        count: u32,
+        /// Client.
+        client: Peer<'a>,
+        /// master.cf service name.
+        service: &'a str,
+    },
+    /// smtpd (3.5.23/3.6.13/3.7.9/3.8.4 smuggling patches) `bare <LF> received
+    /// after <STATE> from <client>`: a session ended for a bare newline.
+    BareNewline {
+        /// Queue id of an open transaction.
+        queue_id: Option<&'a str>,
+        /// Last state.
+        stage: &'a str,
+        /// Client.
+        client: Peer<'a>,
+    },
     /// postscreen events.
     Screen(Screen<'a>),
     /// dnsblog `addr <ip> listed by domain <zone> as <result>`.
@@ -326,6 +374,8 @@ pub enum Message<'a> {
     Diagnostic {
         /// Client named at the start (`warning: <client>: ...`), if any.
         client: Option<Peer<'a>>,
+        /// Queue id named at the start (`warning: <qid>: ...`), if any.
+        queue_id: Option<&'a str>,
         /// Text after the prefix.
         text: &'a str,
     },
@@ -410,7 +460,7 @@ pub fn parse<'a>(daemon: &str, text: &'a str) -> Parsed<'a> {
         "tlsproxy" => postscreen::parse_tlsproxy(body),
         "cleanup" | "qmgr" | "nqmgr" | "oqmgr" | "local" | "virtual" | "pipe" | "bounce" | "defer" | "trace"
         | "error" | "retry" | "discard" | "pickup" | "postsuper" | "verify" => queue::parse(daemon, severity, body),
-        "anvil" => queue::parse_anvil(body),
+        "anvil" => limits::parse_anvil(body),
         "dnsblog" => queue::parse_dnsblog(body),
         "master" | "postfix-script" | "postlog" | "postlogd" | "postfix" => Message::Service(body),
         _ => Message::Unparsed,
@@ -491,7 +541,12 @@ fn fallback<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redact
     }
     if severity != Severity::Info {
         let client = fields::peer(body).and_then(|(p, rest)| rest.starts_with(": ").then_some(p));
-        return Message::Diagnostic { client, text: body };
+        let queue_id = fields::queue_prefix(body).and_then(|(q, _)| q);
+        return Message::Diagnostic {
+            client,
+            queue_id,
+            text: body,
+        };
     }
     if NOTICES.iter().any(|p| body.starts_with(p)) {
         return Message::Notice(body);

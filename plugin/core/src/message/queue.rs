@@ -1,9 +1,9 @@
 //! Messages about queued mail: cleanup, qmgr, the delivery agents (smtp, lmtp,
 //! local, virtual, pipe, error, ...), bounce, pickup and postsuper, plus the
-//! smtp client's own trace, anvil statistics and dnsblog hits.
+//! smtp client's own trace and dnsblog hits.
 
 use super::chat::{self, ChatSide, Redaction};
-use super::fields;
+use super::{fields, smtp_client};
 use super::{Delivery, Message, Severity};
 
 /// smtp/lmtp: the client trace runs the other way (`>` is what Postfix sent as client).
@@ -13,10 +13,8 @@ pub(super) fn parse_client<'a>(severity: Severity, body: &'a str, redaction: &mu
             return Message::Chat(c);
         }
     }
-    if let Some(rest) = body.strip_prefix("connect to ") {
-        if let Some((peer, reason)) = fields::peer(rest) {
-            return Message::ConnectError(peer, reason.strip_prefix(": ").unwrap_or(reason));
-        }
+    if let Some(m) = smtp_client::parse_line(body) {
+        return m;
     }
     parse("smtp", severity, body)
 }
@@ -53,7 +51,7 @@ pub(super) fn parse<'a>(daemon: &str, severity: Severity, body: &'a str) -> Mess
         .strip_prefix("message-id=")
         .or_else(|| rest.strip_prefix("resent-message-id="))
     {
-        return Message::MessageId(qid, id.trim_start_matches('<').trim_end_matches('>'));
+        return message_id(qid, id);
     }
     if let Some(r) = rest.strip_prefix("uid=") {
         let from = fields::angle_field(r, "from").unwrap_or("");
@@ -76,6 +74,21 @@ pub(super) fn parse<'a>(daemon: &str, severity: Severity, body: &'a str) -> Mess
         }
     }
     Message::QueueNote(qid, rest)
+}
+
+/// `<id>` as cleanup logs it; a malformed header may leave text after the
+/// `>` (`<x>junk`), which is kept apart rather than glued to the id.
+fn message_id<'a>(qid: &'a str, id: &'a str) -> Message<'a> {
+    let Some(inner) = id.strip_prefix('<') else {
+        return Message::MessageId(qid, id.trim_end_matches('>'), None);
+    };
+    match inner.find('>') {
+        Some(end) => {
+            let trailing = &inner[end + 1..];
+            Message::MessageId(qid, &inner[..end], (!trailing.is_empty()).then_some(trailing))
+        }
+        None => Message::MessageId(qid, inner, None),
+    }
 }
 
 /// cleanup's header/body check and milter lines:
@@ -141,15 +154,7 @@ fn parse_delivery(s: &str) -> Option<Delivery<'_>> {
         let mut it = d.split('/').map(|x| x.parse::<f64>().ok());
         Some([it.next()??, it.next()??, it.next()??, it.next()??])
     });
-    let next_queue_id = text.and_then(|t| {
-        let idx = t
-            .find("queued as ")
-            .map(|i| i + 10)
-            .or_else(|| t.find("forwarded as ").map(|i| i + 13))?;
-        let id = &t[idx..];
-        let id = &id[..id.find([' ', ')', ',']).unwrap_or(id.len())];
-        fields::is_queue_id(id).then_some(id)
-    });
+    let next_queue_id = text.and_then(fields::queued_as);
     Some(Delivery {
         to,
         orig_to: fields::angle_field(head, "orig_to"),
@@ -163,30 +168,8 @@ fn parse_delivery(s: &str) -> Option<Delivery<'_>> {
         status,
         text,
         next_queue_id,
+        remote: text.and_then(smtp_client::delivery_text),
     })
-}
-
-/// anvil: `statistics: max connection rate 1/60s for (smtp:192.0.2.7) at Nov 26 16:06:09`.
-pub(super) fn parse_anvil(body: &str) -> Message<'_> {
-    let Some(rest) = body.strip_prefix("statistics: max ") else {
-        return Message::Unparsed;
-    };
-    // "<metric> <value>[/<window>] [for (<ident>) ]at <time>"
-    let words: Vec<&str> = rest.splitn(4, ' ').collect();
-    let Some(vi) = words
-        .iter()
-        .position(|w| w.bytes().next().is_some_and(|b| b.is_ascii_digit()))
-    else {
-        return Message::Unparsed;
-    };
-    let metric_len: usize = words[..vi].iter().map(|w| w.len() + 1).sum::<usize>().saturating_sub(1);
-    let metric = &rest[..metric_len];
-    let value = words[vi].split('/').next().and_then(fields::num).unwrap_or(0);
-    let ident = rest.find("for (").and_then(|i| {
-        let r = &rest[i + 5..];
-        r.find(')').map(|e| &r[..e])
-    });
-    Message::Anvil { metric, value, ident }
 }
 
 /// dnsblog: `addr 192.0.2.7 listed by domain zen.spamhaus.org as 127.0.0.4`.
@@ -257,7 +240,7 @@ mod tests {
         ));
         assert!(matches!(
             parse("cleanup", Severity::Info, "3F2A81C0B4: message-id=<x@y>"),
-            Message::MessageId(_, "x@y")
+            Message::MessageId(_, "x@y", None)
         ));
         match parse("cleanup", Severity::Info, "3F2A81C0B4: reject: header Subject: win from x from h[1.2.3.4]; from=<a@b> to=<c@d> proto=ESMTP helo=<h>: spam") {
             Message::Policy { policy, .. } => assert_eq!((policy.action, policy.stage, policy.reply.text), ("reject", "header", "spam")),
@@ -266,23 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn anvil_and_dnsblog() {
-        assert!(matches!(
-            parse_anvil("statistics: max connection rate 3/60s for (smtp:192.0.2.7) at Nov 26 16:06:09"),
-            Message::Anvil {
-                metric: "connection rate",
-                value: 3,
-                ident: Some("smtp:192.0.2.7")
-            }
-        ));
-        assert!(matches!(
-            parse_anvil("statistics: max cache size 12 at Nov 26 16:06:09"),
-            Message::Anvil {
-                metric: "cache size",
-                value: 12,
-                ident: None
-            }
-        ));
+    fn dnsblog() {
         assert!(matches!(
             parse_dnsblog("addr 192.0.2.7 listed by domain zen.spamhaus.org as 127.0.0.4"),
             Message::Dnsbl { .. }

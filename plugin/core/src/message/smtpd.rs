@@ -4,7 +4,7 @@
 
 use super::chat::{self, ChatSide, Redaction};
 use super::fields::{self, Peer};
-use super::{DisconnectStats, EndReason, Message, Policy, Severity, VerbCount, STAT_VERBS};
+use super::{limits, DisconnectStats, EndReason, Message, Policy, Severity, VerbCount, STAT_VERBS};
 
 pub(super) fn parse<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redaction>) -> Message<'a> {
     let Some(&first) = body.as_bytes().first() else {
@@ -34,8 +34,13 @@ pub(super) fn parse<'a>(severity: Severity, body: &'a str, redaction: &mut Optio
                 }
             }
         }
-        b'l' | b't' => {
+        b'l' | b't' | b'b' => {
             if let Some(m) = session_end(None, body) {
+                return m;
+            }
+        }
+        b'p' => {
+            if let Some(m) = proxy_verdict(body) {
                 return m;
             }
         }
@@ -72,6 +77,15 @@ fn session_end<'a>(queue_id: Option<&'a str>, s: &'a str) -> Option<Message<'a>>
         (EndReason::Timeout, r)
     } else if let Some(r) = s.strip_prefix("too many errors after ") {
         (EndReason::TooManyErrors, r)
+    } else if let Some(r) = s.strip_prefix("bare <LF> received after ") {
+        let (stage, client) = r.rsplit_once(" from ")?;
+        let stage = stage.split(" (").next().unwrap_or(stage);
+        let (client, _) = fields::peer(client)?;
+        return Some(Message::BareNewline {
+            queue_id,
+            stage,
+            client,
+        });
     } else {
         return None;
     };
@@ -120,6 +134,22 @@ impl<'a> PeerOrDefault<'a> for Option<(Peer<'a>, &'a str)> {
             )
         })
     }
+}
+
+/// A before-queue content filter's verdict on a message:
+/// `proxy-accept: END-OF-MESSAGE: 250 2.0.0 Ok: queued as X; from=<> to=<> ...`
+/// or `proxy-reject: ...`: a policy line without client (smtpd.c logs none).
+fn proxy_verdict(s: &str) -> Option<Message<'_>> {
+    let (action, rest) = s.split_once(": ")?;
+    if !matches!(action, "proxy-accept" | "proxy-reject") {
+        return None;
+    }
+    let (stage, rest) = rest.split_once(": ")?;
+    Some(Message::Policy {
+        queue_id: None,
+        client: None,
+        policy: Box::new(policy_fields(action, stage, rest)),
+    })
 }
 
 /// `<action>: <STATE> from <client>: <text>; from=<> to=<> proto= helo=<>`.
@@ -208,6 +238,9 @@ pub(super) fn parse_stats(s: &str) -> Option<DisconnectStats> {
 }
 
 fn parse_warning(body: &str) -> Message<'_> {
+    if let Some(m) = limits::parse_limit(body) {
+        return m;
+    }
     if let Some(rest) = body.strip_prefix("non-SMTP command from ") {
         if let Some((client, line)) = fields::peer(rest) {
             return Message::NonSmtpCommand(client, line.strip_prefix(": ").unwrap_or(line));
@@ -237,10 +270,9 @@ fn parse_warning(body: &str) -> Message<'_> {
                     aborted: true,
                 };
             }
-            if let Some(reason) = rest
-                .strip_prefix("authentication failed: ")
-                .or_else(|| rest.strip_prefix("authentication failed"))
-            {
+            if let Some(reason) = rest.strip_prefix("authentication failed") {
+                // An empty reason leaves a bare ":" (trailing space trimmed).
+                let reason = reason.strip_prefix(':').unwrap_or(reason).trim_start();
                 let (reason, username) = match reason.rsplit_once(", sasl_username=") {
                     Some((r, u)) => (r, Some(u)),
                     None => (reason, None),

@@ -1,0 +1,352 @@
+//! The smtp/lmtp client's side of a delivery and the lines that name a
+//! client's limits (issue 9 §3, §4), as Events. Every line follows Postfix's
+//! own format strings (smtp_proto.c, smtp_trouble.c, smtp_connect.c,
+//! smtp_sasl_glue.c, smtpd.c, anvil.c, cleanup_message.c), filled with
+//! values a real log has; each test varies what the grammar allows (port or
+//! none, queue id or none, IPv4 or IPv6, socket or address) so that the
+//! parser is held to the structure, not to one example.
+
+use postfix_enrich_tests::{enrich_all, test_config};
+use serde_json::Value;
+
+fn events(lines: &[&str]) -> Vec<Value> {
+    let lines: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
+    enrich_all(&lines, test_config(2026))
+}
+
+fn one(line: &str) -> Value {
+    events(&[line]).remove(0)
+}
+
+fn smtp(msg: &str) -> Value {
+    one(&format!("Nov 26 16:06:09 mx1 postfix/smtp[5151]: {msg}"))
+}
+
+/// `(postfix.event, postfix.delivery_failure, smtp.stage)`.
+fn kind(ev: &Value) -> (&str, Option<&str>, Option<&str>) {
+    (
+        ev["postfix"]["event"].as_str().unwrap(),
+        ev["postfix"]["delivery_failure"].as_str(),
+        ev["smtp"]["stage"].as_str(),
+    )
+}
+
+fn reply(ev: &Value) -> (u64, Option<&str>, &str) {
+    let r = &ev["smtp"]["reply"];
+    (
+        r["code"].as_u64().unwrap(),
+        r["enhanced"].as_str(),
+        r["text"].as_str().unwrap(),
+    )
+}
+
+#[test]
+fn host_said_gives_server_reply_and_stage() {
+    for (cmd, stage) in [
+        ("RCPT TO command", "RCPT"),
+        ("MAIL FROM command", "MAIL"),
+        ("DATA command", "DATA"),
+        ("end of DATA command", "END-OF-MESSAGE"),
+        ("XFORWARD name/address command", "XFORWARD"),
+        ("final RSET command", "RSET"),
+        ("QUIT command", "QUIT"),
+    ] {
+        let ev = smtp(&format!(
+            "3F2A81C0B7: host mx.example.net[203.0.113.9] said: 451 4.7.1 Greylisted, see (in reply) http://x/ (in reply to {cmd})"
+        ));
+        assert_eq!(
+            kind(&ev),
+            ("remote_failure", Some("remote_reply"), Some(stage)),
+            "{cmd}"
+        );
+        assert_eq!(reply(&ev), (451, Some("4.7.1"), "Greylisted, see (in reply) http://x/"));
+        assert_eq!(ev["server"]["ip"], "203.0.113.9");
+        assert_eq!(ev["server"]["domain"], "mx.example.net");
+        assert_eq!(ev["postfix"]["queue_id"], "3F2A81C0B7");
+        assert!(ev["client"].is_null(), "the remote is the server, not a client");
+    }
+    // smtp_proto.c logs XFORWARD refusals as a warning without queue id.
+    let ev = smtp("warning: host mx.example.net[2001:db8::25]:2525 said: 503 5.5.1 Error: access denied for 192.0.2.1 (in reply to XFORWARD helo/protocol command)");
+    assert_eq!(kind(&ev), ("remote_failure", Some("remote_reply"), Some("XFORWARD")));
+    assert_eq!(
+        (ev["server"]["ip"].as_str(), ev["server"]["port"].as_u64()),
+        (Some("2001:db8::25"), Some(2525))
+    );
+}
+
+#[test]
+fn lost_connection_and_timeout_name_the_stage() {
+    for (phrase, stage) in [
+        ("receiving the initial server greeting", "CONNECT"),
+        ("performing the EHLO handshake", "EHLO"),
+        ("performing the LHLO handshake", "LHLO"),
+        ("receiving the STARTTLS response", "STARTTLS"),
+        ("sending MAIL FROM", "MAIL"),
+        ("sending RCPT TO", "RCPT"),
+        ("sending DATA command", "DATA"),
+        ("sending message body", "DATA"),
+        (
+            "sending end of data -- message may be sent more than once",
+            "END-OF-MESSAGE",
+        ),
+        ("sending QUIT", "QUIT"),
+    ] {
+        let ev = smtp(&format!(
+            "4Q1ZmK3kH1zJrw: lost connection with mx.example.net[203.0.113.9] while {phrase}"
+        ));
+        assert_eq!(
+            kind(&ev),
+            ("remote_failure", Some("lost_connection"), Some(stage)),
+            "{phrase}"
+        );
+        assert_eq!(ev["postfix"]["detail"], phrase);
+        assert!(ev["smtp"]["reply"].is_null());
+        let ev = smtp(&format!(
+            "3F2A81C0B7: conversation with mx.example.net[203.0.113.9] timed out while {phrase}"
+        ));
+        assert_eq!(kind(&ev), ("remote_failure", Some("timeout"), Some(stage)), "{phrase}");
+        assert_eq!(ev["server"]["ip"], "203.0.113.9");
+    }
+}
+
+#[test]
+fn refused_to_talk_and_sasl_and_tls_failures() {
+    let ev = smtp("3F2A81C0B7: host mx.example.net[203.0.113.9] refused to talk to me: 554 5.7.1 mx.example.net ESMTP not accepting messages");
+    assert_eq!(kind(&ev).1, Some("refused_to_talk"));
+    assert_eq!(
+        reply(&ev),
+        (554, Some("5.7.1"), "mx.example.net ESMTP not accepting messages")
+    );
+    let ev = smtp("3F2A81C0B7: SASL authentication failed; server smtp.example.net[198.51.100.4]:587 said: 535 5.7.8 Error: authentication failed: UGFzc3dvcmQ6");
+    assert_eq!(kind(&ev), ("remote_failure", Some("sasl_failed"), Some("AUTH")));
+    assert_eq!(reply(&ev).0, 535);
+    assert_eq!(ev["server"]["port"], 587);
+    let ev = smtp("3F2A81C0B7: SASL authentication failed; cannot authenticate to server smtp.example.net[198.51.100.4]: no mechanism available");
+    assert_eq!(kind(&ev).1, Some("sasl_failed"));
+    assert_eq!(ev["server"]["ip"], "198.51.100.4");
+    let ev = smtp("3F2A81C0B7: TLS is required, but host mx.example.net[203.0.113.9] refused to start TLS: 454 4.7.0 TLS not available due to local problem");
+    assert_eq!(kind(&ev), ("remote_failure", Some("tls_failed"), Some("STARTTLS")));
+    assert_eq!(reply(&ev).0, 454);
+}
+
+#[test]
+fn connect_failures_with_and_without_queue_id() {
+    for (prefix, qid) in [("", None), ("3F2A81C0B7: ", Some("3F2A81C0B7"))] {
+        for errno in ["Connection refused", "Connection timed out", "Network is unreachable"] {
+            let ev = smtp(&format!("{prefix}connect to mx.example.net[203.0.113.9]:25: {errno}"));
+            assert_eq!(kind(&ev), ("connect_error", Some("connect_failed"), Some("CONNECT")));
+            assert_eq!(
+                (ev["server"]["ip"].as_str(), ev["server"]["port"].as_u64()),
+                (Some("203.0.113.9"), Some(25))
+            );
+            assert_eq!(ev["postfix"]["detail"], errno);
+            assert_eq!(ev["postfix"]["queue_id"].as_str(), qid);
+        }
+    }
+    // LMTP over a UNIX socket: the path is an address, never an IP.
+    for msg in [
+        "connect to subsidiary/private/lmtp: No such file or directory",
+        "connect to mail.example.com[private/dovecot-lmtp]: No such file or directory",
+    ] {
+        let ev = one(&format!("Nov 26 16:06:09 mx1 postfix/lmtp[5151]: {msg}"));
+        assert_eq!(kind(&ev).0, "connect_error", "{msg}");
+        assert!(ev["server"]["ip"].is_null(), "{msg}");
+        assert!(ev["server"]["address"].as_str().unwrap().ends_with("lmtp"), "{msg}");
+        assert_eq!(ev["postfix"]["detail"], "No such file or directory");
+    }
+}
+
+#[test]
+fn pix_workarounds_and_client_tls() {
+    let ev =
+        smtp("3F2A81C0B7: enabling PIX workarounds: disable_esmtp delay_dotcrlf for mx.example.net[203.0.113.9]:25");
+    assert_eq!(kind(&ev).0, "pix_workaround");
+    assert_eq!(ev["postfix"]["detail"], "disable_esmtp delay_dotcrlf");
+    assert_eq!(ev["server"]["port"], 25);
+    for trust in ["Trusted", "Verified", "Untrusted", "Anonymous"] {
+        let ev = smtp(&format!("{trust} TLS connection established to mx.example.net[203.0.113.9]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature ECDSA (P-256) server-digest SHA256"));
+        assert_eq!(kind(&ev).0, "tls");
+        assert_eq!(ev["tls"]["trust"], trust);
+        assert_eq!(ev["tls"]["version"], "1.3");
+        assert_eq!(ev["server"]["ip"], "203.0.113.9");
+        assert!(ev["client"].is_null());
+    }
+}
+
+#[test]
+fn delivery_lines_keep_their_fields_and_gain_the_remote_reply() {
+    let ev = smtp("3F2A81C0B6: to=<erin@example.net>, relay=mx.example.net[203.0.113.8]:25, delay=0.9, delays=0.1/0/0.3/0.5, dsn=4.7.1, status=deferred (host mx.example.net[203.0.113.8] said: 450 4.7.1 <erin@example.net>: Recipient address rejected: try later (in reply to RCPT TO command))");
+    assert_eq!(kind(&ev), ("delivery", Some("remote_reply"), Some("RCPT")));
+    assert_eq!(
+        reply(&ev),
+        (
+            450,
+            Some("4.7.1"),
+            "<erin@example.net>: Recipient address rejected: try later"
+        )
+    );
+    let d = &ev["postfix"]["delivery"];
+    assert_eq!(
+        (d["status"].as_str(), d["dsn"].as_str()),
+        (Some("deferred"), Some("4.7.1"))
+    );
+    assert!(d["text"].as_str().unwrap().starts_with("host mx.example.net"));
+    // relay=none: the server comes from the text.
+    let ev = smtp("3F2A81C0B6: to=<erin@example.net>, relay=none, delay=31, delays=0.1/0/31/0, dsn=4.4.1, status=deferred (connect to mx.example.net[203.0.113.8]:25: Connection timed out)");
+    assert_eq!(kind(&ev), ("delivery", Some("connect_failed"), Some("CONNECT")));
+    assert_eq!(ev["server"]["ip"], "203.0.113.8");
+    // qmgr repeats the reason for a throttled destination.
+    let ev = one("Nov 26 16:06:09 mx1 postfix/qmgr[600]: 3F2A81C0B6: to=<erin@example.net>, relay=none, delay=0.1, delays=0.1/0/0/0, dsn=4.4.2, status=deferred (delivery temporarily suspended: lost connection with mx.example.net[203.0.113.8] while receiving the initial server greeting)");
+    assert_eq!(kind(&ev), ("delivery", Some("lost_connection"), Some("CONNECT")));
+    // A successful delivery: the remote's reply, no failure.
+    let ev = smtp("3F2A81C0B6: to=<bob@example.net>, relay=mx.example.net[203.0.113.5]:25, delay=0.31, delays=0.05/0.01/0.12/0.13, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4A2B3C4D5E)");
+    assert_eq!(kind(&ev), ("delivery", None, Some("END-OF-MESSAGE")));
+    assert_eq!(reply(&ev), (250, Some("2.0.0"), "Ok: queued as 4A2B3C4D5E"));
+    assert_eq!(ev["postfix"]["related_queue_id"], "4A2B3C4D5E");
+    // Local delivery texts are not replies.
+    let ev = one("Nov 26 16:06:09 mx1 postfix/local[77]: 3F2A81C0B6: to=<bob@example.com>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)");
+    assert!(ev["smtp"].is_null() && ev["postfix"]["delivery_failure"].is_null());
+}
+
+#[test]
+fn rate_limits_name_client_kind_count_and_service() {
+    for (words, want) in [
+        ("Connection rate", "connection_rate"),
+        ("Connection concurrency", "connection_concurrency"),
+        ("Message delivery request rate", "message_rate"),
+        ("Recipient address rate", "recipient_rate"),
+        ("AUTH command rate", "auth_rate"),
+        ("New TLS session rate", "newtls_rate"),
+    ] {
+        for (client, ip, port) in [
+            ("unknown[192.0.2.25]", "192.0.2.25", None),
+            ("mail.example.org[2001:db8::7]:40123", "2001:db8::7", Some(40123)),
+        ] {
+            let ev = one(&format!(
+                "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: warning: {words} limit exceeded: 31 from {client} for service submission"
+            ));
+            assert_eq!(ev["postfix"]["event"], "rate_limit");
+            let l = &ev["postfix"]["limit"];
+            assert_eq!(
+                (l["kind"].as_str(), l["count"].as_u64(), l["service"].as_str()),
+                (Some(want), Some(31), Some("submission"))
+            );
+            assert_eq!(
+                (ev["client"]["ip"].as_str(), ev["client"]["port"].as_u64()),
+                (Some(ip), port)
+            );
+        }
+    }
+}
+
+#[test]
+fn rate_limit_is_session_evidence() {
+    let evs = events(&[
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: connect from unknown[192.0.2.25]",
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: warning: Connection rate limit exceeded: 31 from unknown[192.0.2.25] for service smtp",
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: disconnect from unknown[192.0.2.25] commands=0/0",
+    ]);
+    let probe = &evs[2]["probe"];
+    assert!(probe["flags"].as_array().unwrap().iter().any(|f| f == "rate_limited"));
+    let reasons: Vec<&str> = probe["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(reasons.contains(&"rate limit hit (connection_rate)"), "{reasons:?}");
+    assert_eq!(evs[1]["postfix"]["session_id"], evs[0]["postfix"]["session_id"]);
+}
+
+#[test]
+fn anvil_statistics_split_ident_at_first_colon() {
+    for (metric, value, ident, service, ip) in [
+        ("connection rate", "1/60s", "smtp:192.0.2.25", "smtp", "192.0.2.25"),
+        (
+            "connection count",
+            "4",
+            "smtpd:2604:8d00:0:1::3",
+            "smtpd",
+            "2604:8d00:0:1::3",
+        ),
+        (
+            "message rate",
+            "12/60s",
+            "submission:198.51.100.9",
+            "submission",
+            "198.51.100.9",
+        ),
+        ("recipient rate", "40/60s", "smtp:::1", "smtp", "::1"),
+        ("newtls rate", "2/60s", "smtp:192.0.2.25", "smtp", "192.0.2.25"),
+        (
+            "auth rate",
+            "9/60s",
+            "submission:2001:db8::7",
+            "submission",
+            "2001:db8::7",
+        ),
+    ] {
+        let ev = one(&format!(
+            "Nov 26 16:06:09 mx1 postfix/anvil[600]: statistics: max {metric} {value} for ({ident}) at Nov 26 16:05:09"
+        ));
+        assert_eq!(ev["postfix"]["event"], "anvil");
+        let a = &ev["postfix"]["anvil"];
+        assert_eq!(a["metric"], metric);
+        assert_eq!(a["service"], service);
+        assert_eq!(a["value"].as_u64(), value.split('/').next().unwrap().parse().ok());
+        assert_eq!(ev["client"]["ip"], ip);
+    }
+    let ev = one("Nov 26 16:06:09 mx1 postfix/anvil[600]: statistics: max cache size 3 at Nov 26 16:05:09");
+    assert_eq!(
+        (ev["postfix"]["anvil"]["value"].as_u64(), ev["client"].is_null()),
+        (Some(3), true)
+    );
+}
+
+#[test]
+fn bare_newline_is_a_protocol_violation() {
+    let evs = events(&[
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: connect from unknown[192.0.2.27]:41000",
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: bare <LF> received after DATA (120 bytes) from unknown[192.0.2.27]:41000",
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: disconnect from unknown[192.0.2.27]:41000 ehlo=1 mail=1 rcpt=1 data=0/1 commands=3/4",
+    ]);
+    assert_eq!(evs[1]["postfix"]["event"], "bare_newline");
+    assert_eq!(evs[1]["smtp"]["stage"], "DATA");
+    assert_eq!(
+        (evs[1]["client"]["ip"].as_str(), evs[1]["client"]["port"].as_u64()),
+        (Some("192.0.2.27"), Some(41000))
+    );
+    let reasons = evs[2]["probe"]["reasons"].to_string();
+    assert!(reasons.contains("bare <LF> received"), "{reasons}");
+}
+
+#[test]
+fn other_lines_that_name_a_message_or_client() {
+    let ev = one("Nov 26 16:06:09 mx1 postfix/cleanup[300]: warning: 3F2A81C0B4: header_checks map lookup problem -- message not accepted, try again later");
+    assert_eq!(
+        (ev["postfix"]["event"].as_str(), ev["postfix"]["queue_id"].as_str()),
+        (Some("warning"), Some("3F2A81C0B4"))
+    );
+    let ev = one("Nov 26 16:06:09 mx1 postfix/smtpd[4250]: proxy-accept: END-OF-MESSAGE: 250 2.0.0 Ok: queued as 4Q1ZmK3kH1zJrw; from=<a@example.org> to=<b@example.com> proto=ESMTP helo=<mail.example.org>");
+    assert_eq!(ev["postfix"]["event"], "policy");
+    assert_eq!(ev["postfix"]["related_queue_id"], "4Q1ZmK3kH1zJrw");
+    assert_eq!(
+        (ev["smtp"]["stage"].as_str(), reply(&ev).0),
+        (Some("END-OF-MESSAGE"), 250)
+    );
+    assert_eq!(ev["email"]["to"]["address"], "b@example.com");
+    let ev = one("Nov 26 16:06:09 mx1 postfix/smtpd[4250]: proxy-reject: END-OF-MESSAGE: 554 5.7.1 Spam detected; from=<a@example.org> to=<b@example.com> proto=ESMTP helo=<mail.example.org>");
+    assert_eq!(ev["postfix"]["event"], "reject");
+    assert_eq!(reply(&ev), (554, Some("5.7.1"), "Spam detected"));
+    let ev = one(
+        "Nov 26 16:06:09 mx1 postfix/cleanup[300]: 3F2A81C0B4: message-id=<20261126.x@example.org>(added by relay)",
+    );
+    assert_eq!(ev["email"]["message_id"], "20261126.x@example.org");
+    assert_eq!(ev["postfix"]["message_id_trailing"], "(added by relay)");
+    let ev = one("Nov 26 16:06:09 mx1 postfix/cleanup[300]: 3F2A81C0B4: message-id=<20261126.x@example.org>");
+    assert!(ev["postfix"]["message_id_trailing"].is_null());
+    let ev =
+        one("Nov 26 16:06:09 mx1 postfix/smtpd[4250]: warning: unknown[192.0.2.7]: SASL PLAIN authentication failed: ");
+    assert_eq!(ev["postfix"]["event"], "sasl_failure");
+    assert!(ev["postfix"]["sasl"]["reason"].is_null(), "{}", ev["postfix"]["sasl"]);
+}
