@@ -325,7 +325,31 @@ fn other_lines_that_name_a_message_or_client() {
     let ev = one("Nov 26 16:06:09 mx1 postfix/cleanup[300]: warning: 3F2A81C0B4: header_checks map lookup problem -- message not accepted, try again later");
     assert_eq!(
         (ev["postfix"]["event"].as_str(), ev["postfix"]["queue_id"].as_str()),
-        (Some("warning"), Some("3F2A81C0B4"))
+        (Some("message_warning"), Some("3F2A81C0B4"))
+    );
+    // A warning's subject: the first name[IP] label, wherever it stands.
+    let ev = one("Nov 26 16:06:09 mx1 postfix/smtpd[4250]: warning: 3F2A81C0B4: too much BDAT content -- disabling further input from unknown[2001:db8::7]:52814");
+    assert_eq!(
+        (
+            ev["postfix"]["event"].as_str(),
+            ev["client"]["ip"].as_str(),
+            ev["postfix"]["queue_id"].as_str()
+        ),
+        (Some("client_warning"), Some("2001:db8::7"), Some("3F2A81C0B4"))
+    );
+    let ev = smtp("warning: to prevent loss of mail, turn off command pipelining for mx.example.net[203.0.113.9]:25 with the smtp_pipelining parameter");
+    assert_eq!(
+        (ev["postfix"]["event"].as_str(), ev["server"]["ip"].as_str()),
+        (Some("server_warning"), Some("203.0.113.9"))
+    );
+    let ev = one("Nov 26 16:06:09 mx1 postfix/smtpd[4250]: warning: dict_nis_init: NIS domain name not set - NIS lookups disabled");
+    assert_eq!(ev["postfix"]["event"], "warning");
+    let ev = one(
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: unknown[192.0.2.7]: replacing command \"EHLO x\" with \"EHLO y\"",
+    );
+    assert_eq!(
+        (ev["postfix"]["event"].as_str(), ev["client"]["ip"].as_str()),
+        (Some("client_warning"), Some("192.0.2.7"))
     );
     let ev = one("Nov 26 16:06:09 mx1 postfix/smtpd[4250]: proxy-accept: END-OF-MESSAGE: 250 2.0.0 Ok: queued as 4Q1ZmK3kH1zJrw; from=<a@example.org> to=<b@example.com> proto=ESMTP helo=<mail.example.org>");
     assert_eq!(ev["postfix"]["event"], "policy");

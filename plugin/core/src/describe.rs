@@ -582,14 +582,22 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
         Message::Notice(_) => EventKind::Notice,
         Message::Debug => EventKind::Debug,
         Message::Diagnostic { client, queue_id, .. } => {
-            if let Some(c) = client {
-                ev.client = Some(endpoint(c));
-            }
             ev.postfix.queue_id = queue_id.map(b);
-            if severity == Severity::Warning {
-                EventKind::Warning
-            } else {
-                EventKind::Error
+            // The kind says what the diagnostic is about, so that warnings
+            // about a client can be counted as evidence about it.
+            let outbound = matches!(ev.postfix.daemon.as_deref(), Some("smtp" | "lmtp"));
+            match client {
+                Some(c) if outbound => {
+                    ev.server = Some(endpoint(c));
+                    EventKind::ServerWarning
+                }
+                Some(c) => {
+                    ev.client = Some(endpoint(c));
+                    EventKind::ClientWarning
+                }
+                None if queue_id.is_some() => EventKind::MessageWarning,
+                None if severity == Severity::Warning => EventKind::Warning,
+                None => EventKind::Error,
             }
         }
         Message::Unparsed => EventKind::Unparsed,

@@ -268,7 +268,7 @@ event_struct! {
         /// Server name the client asked for (SNI).
         #[serde(skip_serializing_if = "Option::is_none")]
         pub server_name: Option<Str<'a>>,
-        /// What the line reports: established, reused, setup, accept_error, connect_error, abort, handshake_failed, verify_failed, library_problem, sni, tlsrpt, detail.
+        /// What the line reports: established, reused, setup, accept_error, connect_error, abort, handshake_failed, verify_failed, library_problem, sni, tlsrpt, cache (session cache lines that name the peer), detail.
         pub action: &'static str,
         /// Error or detail text.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -451,6 +451,12 @@ pub enum EventKind {
     Service,
     /// A known informational line without fields of its own.
     Notice,
+    /// A warning or error about one client (it names `name[addr]`), or an smtpd_command_filter note: `client` says which.
+    ClientWarning,
+    /// A warning or error of the smtp/lmtp client about one remote server, or an smtp_reply_filter note: `server` says which.
+    ServerWarning,
+    /// A warning or error about one queued message (`warning: QID: ...`): `postfix.queue_id` says which.
+    MessageWarning,
     /// A warning no specific parser took.
     Warning,
     /// An error, fatal or panic line.
@@ -505,6 +511,9 @@ impl EventKind {
             Anvil => "anvil",
             Service => "service",
             Notice => "notice",
+            ClientWarning => "client_warning",
+            ServerWarning => "server_warning",
+            MessageWarning => "message_warning",
             Warning => "warning",
             Error => "error",
             Debug => "debug",

@@ -43,6 +43,23 @@ pub fn peer(s: &str) -> Option<(Peer<'_>, &str)> {
     Some((Peer { name, addr, port }, rest))
 }
 
+/// The first `name[IP]` label anywhere in `s` whose address is an IP
+/// address or `unknown` (so `[data 3 bytes]` or `[%s]` is not taken).
+pub fn peer_in(s: &str) -> Option<Peer<'_>> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'[', &s.as_bytes()[from..]) {
+        let open = from + i;
+        let start = s[..open].rfind([' ', '(', '<', '\'', '"']).map_or(0, |j| j + 1);
+        if let Some((p, _)) = peer(&s[start..]) {
+            if p.addr == "unknown" || p.addr.parse::<std::net::IpAddr>().is_ok() {
+                return Some(p);
+            }
+        }
+        from = open + 1;
+    }
+    None
+}
+
 /// Parses a peer label that must be the whole of `s`.
 pub fn peer_exact(s: &str) -> Option<Peer<'_>> {
     match peer(s)? {
@@ -214,6 +231,13 @@ mod tests {
         assert_eq!((p.addr, p.port, r), ("unknown", None, ""));
         assert!(!p.has_ip());
         assert!(peer("no brackets").is_none());
+        let p = peer_in("BDAT request from mail.example.org[2001:db8::7]:52814 exceeds limit").unwrap();
+        assert_eq!(
+            (p.name, p.addr, p.port),
+            ("mail.example.org", "2001:db8::7", Some(52814))
+        );
+        assert!(peer_in("write cache entry x: time=3 [data 3 bytes]").is_none());
+        assert_eq!(peer_in("a [x] then (h[192.0.2.1])").map(|p| p.addr), Some("192.0.2.1"));
     }
 
     #[test]

@@ -370,9 +370,11 @@ pub enum Message<'a> {
     Notice(&'a str),
     /// A verbose internal line (`match_string: ...`, `send attr ...`).
     Debug,
-    /// A warning/error/fatal/panic line no specific parser took.
+    /// A warning/error/fatal/panic line no specific parser took, or a
+    /// command/reply filter note about a peer.
     Diagnostic {
-        /// Client named at the start (`warning: <client>: ...`), if any.
+        /// Peer named at the start (`warning: <peer>: ...`) or as the first
+        /// `name[IP]` label in the text; the remote server for smtp/lmtp.
         client: Option<Peer<'a>>,
         /// Queue id named at the start (`warning: <qid>: ...`), if any.
         queue_id: Option<&'a str>,
@@ -540,7 +542,9 @@ fn fallback<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redact
         return m;
     }
     if severity != Severity::Info {
-        let client = fields::peer(body).and_then(|(p, rest)| rest.starts_with(": ").then_some(p));
+        let client = fields::peer(body)
+            .and_then(|(p, rest)| rest.starts_with(": ").then_some(p))
+            .or_else(|| fields::peer_in(body));
         let queue_id = fields::queue_prefix(body).and_then(|(q, _)| q);
         return Message::Diagnostic {
             client,
@@ -550,6 +554,17 @@ fn fallback<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redact
     }
     if NOTICES.iter().any(|p| body.starts_with(p)) {
         return Message::Notice(body);
+    }
+    // smtpd_command_filter / smtp_reply_filter: "<peer>: replacing command
+    // \"X\" with \"Y\"", "<peer>: replacing server reply ...": a note about that peer.
+    if let Some((peer, rest)) = fields::peer(body) {
+        if rest.starts_with(": replacing ") {
+            return Message::Diagnostic {
+                client: Some(peer),
+                queue_id: None,
+                text: body,
+            };
+        }
     }
     if let Some((Some(qid), _)) = fields::queue_prefix(body) {
         return Message::QueueNote(qid, body);

@@ -225,7 +225,7 @@ fn tls_failure(text: &str) -> Option<RemoteReply<'_>> {
     let server = text
         .find("host ")
         .map(|i| i + 5)
-        .or_else(|| text.find("server was ").map(|i| i + 11))
+        .or_else(|| text.rfind("server was ").map(|i| i + 11))
         .and_then(|i| fields::peer(&text[i..]));
     // "... host H[A] refused to start TLS: <reply>": the reply follows the first ": ".
     let reply = server
@@ -248,7 +248,15 @@ pub fn delivery_text(text: &str) -> Option<RemoteReply<'_>> {
     if let Some(r) = parse(text) {
         return Some(r);
     }
-    let reply = reply_in(text)?;
+    let Some(reply) = reply_in(text) else {
+        // Other texts that name the server ("message size N exceeds size
+        // limit M of server H[A]", "The last attempted server was H[A]").
+        let server = fields::peer_in(text)?;
+        return Some(RemoteReply {
+            server: Some(server),
+            ..RemoteReply::default()
+        });
+    };
     Some(RemoteReply {
         failure: (reply.code >= 400).then_some("remote_reply"),
         reply: Some(reply),

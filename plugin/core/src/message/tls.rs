@@ -95,7 +95,10 @@ pub(super) fn parse(severity: Severity, body: &str) -> Option<Message<'_>> {
             }));
         }
         if let Some(rest) = body.strip_prefix("TLSRPT: ") {
+            // "receiving_mx=name[addr]" is the remote server.
             return Some(Message::Tls(TlsInfo {
+                peer: fields::peer_in(rest),
+                inbound: Some(false),
                 detail: Some(rest),
                 ..info("tlsrpt")
             }));
@@ -130,7 +133,10 @@ pub(super) fn parse(severity: Severity, body: &str) -> Option<Message<'_>> {
                     "reloaded session",
                     "looking up session",
                 ];
-                if tls_words.iter().any(|w| rest.starts_with(w)) {
+                // Info lines that open with the peer label are the TLS
+                // library's (tls_dane.c prints "<peer>: <usage>: 3 1 1 <data>").
+                let filter_note = rest.starts_with("replacing ");
+                if tls_words.iter().any(|w| rest.starts_with(w)) || !(rest.is_empty() || filter_note) {
                     let sni = rest.strip_prefix("SNI hostname: ");
                     return Some(Message::Tls(TlsInfo {
                         peer: Some(peer),
@@ -139,6 +145,24 @@ pub(super) fn parse(severity: Severity, body: &str) -> Option<Message<'_>> {
                         ..info("detail")
                     }));
                 }
+            }
+        }
+        // Session cache and SNI chatter that names the peer: TLS facts about it.
+        for (prefix, action) in [
+            ("reloaded session ", "cache"),
+            ("save session ", "cache"),
+            ("remove session ", "cache"),
+            ("looking for session ", "cache"),
+            ("SSL_set_fd error ", "library_problem"),
+            ("TLS SNI ", "sni"),
+        ] {
+            if body.starts_with(prefix) {
+                let peer = fields::peer_in(body)?;
+                return Some(Message::Tls(TlsInfo {
+                    peer: Some(peer),
+                    detail: Some(body),
+                    ..info(action)
+                }));
             }
         }
         return None;
@@ -151,6 +175,7 @@ pub(super) fn parse(severity: Severity, body: &str) -> Option<Message<'_>> {
     }
     if body.starts_with("TLS SNI ") {
         return Some(Message::Tls(TlsInfo {
+            peer: fields::peer_in(body),
             detail: Some(body),
             ..info("sni")
         }));
