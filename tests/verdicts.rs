@@ -11,8 +11,8 @@ use serde_json::Value;
 
 /// Enriches `lines` (syslog lines without the newline) with one stateful
 /// enricher and returns every verdict, in order.
-fn verdicts(lines: &[&str]) -> Vec<Value> {
-    let input: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
+fn verdicts<S: AsRef<str>>(lines: &[S]) -> Vec<Value> {
+    let input: Vec<Vec<u8>> = lines.iter().map(|l| l.as_ref().as_bytes().to_vec()).collect();
     enrich_all(&input, test_config(2026))
         .into_iter()
         .filter_map(|e| e.get("probe").cloned())
@@ -20,9 +20,9 @@ fn verdicts(lines: &[&str]) -> Vec<Value> {
 }
 
 /// The one verdict `lines` give.
-fn verdict(lines: &[&str]) -> Value {
+fn verdict<S: AsRef<str>>(lines: &[S]) -> Value {
     let mut v = verdicts(lines);
-    assert_eq!(v.len(), 1, "expected one verdict from {lines:#?}, got {v:#?}");
+    assert_eq!(v.len(), 1, "expected one verdict, got {v:#?}");
     v.remove(0)
 }
 
@@ -61,7 +61,7 @@ fn ehlo_then_server_timeout_is_timeout_not_a_dropped_connection() {
         smtpd(4247, 10, "timeout after EHLO from unknown[192.0.2.23]:40123"),
         smtpd(4247, 10, "disconnect from unknown[192.0.2.23]:40123 ehlo=1 commands=1"),
     ];
-    let v = verdict(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdict(&l);
     assert_eq!(class(&v), "timeout");
     assert_eq!(confidence(&v), "high");
     assert!(has_reason(&v, "timeout after EHLO"), "{v:#?}");
@@ -85,7 +85,7 @@ fn rejects_outrank_a_timeout_and_the_end_is_still_said() {
             "disconnect from unknown[192.0.2.7]:40124 ehlo=1 mail=1 rcpt=0/1 commands=2/3",
         ),
     ];
-    let v = verdict(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdict(&l);
     assert_eq!(class(&v), "policy_rejected");
     assert!(has_reason(&v, "session ended: timeout after RCPT"), "{v:#?}");
 }
@@ -109,7 +109,7 @@ fn data_timeout_is_an_abandoned_message_not_mail_accepted() {
                 "disconnect from mail.example.org[198.51.100.25]:40125 ehlo=1 mail=1 rcpt=1 data=0/1 commands=3/4",
             ),
         ];
-        let v = verdict(&l.iter().map(String::as_str).collect::<Vec<_>>());
+        let v = verdict(&l);
         assert_eq!(class(&v), expected, "{end}: {v:#?}");
         assert!(
             has_reason(&v, "message 4Q1ZnB0xY1zKq abandoned during DATA (data=0/1)"),
@@ -140,7 +140,7 @@ fn without_statistics_queue_lines_decide_acceptance() {
             l.push(smtpd(4251, 2, &format!("{end} from mail.example.org[198.51.100.25]")));
         }
         l.push(smtpd(4251, 2, "disconnect from mail.example.org[198.51.100.25]"));
-        verdict(&l.iter().map(String::as_str).collect::<Vec<_>>())
+        verdict(&l)
     };
     let v = session(true, None);
     assert_eq!(class(&v), "mail_accepted");
@@ -168,7 +168,7 @@ fn client_line_alone_is_not_an_accepted_message() {
             "disconnect from mx.example.net[198.51.100.7]:40126 ehlo=1 mail=1 rcpt=1 quit=1 commands=4",
         ),
     ];
-    let v = verdict(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdict(&l);
     assert_ne!(class(&v), "mail_accepted");
     assert!(
         has_reason(&v, "got a queue id (6671CB4981) but no message was accepted (no DATA)"),
@@ -215,7 +215,7 @@ fn one_failure(port: u32, sec: u32) -> Vec<String> {
 fn one_failure_after_a_burst_from_the_same_address_is_bruteforce() {
     let mut l: Vec<String> = BURST.iter().filter(|l| !l.is_empty()).map(|l| l.to_string()).collect();
     l.extend(one_failure(41001, 30));
-    let v = verdicts(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdicts(&l);
     assert_eq!(v.len(), 2);
     assert_eq!(class(&v[0]), "auth_bruteforce");
     assert_eq!(class(&v[1]), "auth_bruteforce", "{:#?}", v[1]);
@@ -249,7 +249,7 @@ fn timeout_after_auth_is_not_a_failed_auth_and_feeds_no_window() {
         ));
     }
     l.extend(one_failure(41020, 50));
-    let v = verdicts(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdicts(&l);
     assert_eq!(v.len(), 5);
     for t in &v[..4] {
         assert_eq!(class(t), "timeout", "{t:#?}");
@@ -287,7 +287,7 @@ fn mechanism_errors_and_cancels_are_kept_apart_from_guesses() {
         ));
     }
     l.extend(one_failure(41040, 30));
-    let v = verdicts(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdicts(&l);
     assert_eq!(v.len(), 4);
     for t in &v[..3] {
         assert_eq!(class(t), "auth_failure", "{t:#?}");
@@ -326,7 +326,7 @@ fn malformed_base64_is_a_guess_and_says_so() {
             "disconnect from unknown[127.0.0.10]:41050 ehlo=1 auth=0/2 quit=1 commands=2/4",
         ),
     ];
-    let v = verdict(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdict(&l);
     assert_eq!(class(&v), "auth_bruteforce");
     assert!(
         has_reason(&v, "2 failed AUTH attempt(s) (PLAIN), 1 of them malformed base64"),
@@ -352,7 +352,7 @@ fn failed_commands_without_reject_are_a_named_protocol_violation() {
             smtpd(4260, 0, "connect from unknown[192.0.2.50]:40130"),
             smtpd(4260, 1, &format!("disconnect from unknown[192.0.2.50]:40130 {stats}")),
         ];
-        let v = verdict(&l.iter().map(String::as_str).collect::<Vec<_>>());
+        let v = verdict(&l);
         assert_eq!(class(&v), "protocol_violation", "{stats}: {v:#?}");
         assert!(
             has_reason(
@@ -377,10 +377,7 @@ fn failed_commands_without_reject_are_a_named_protocol_violation() {
             "disconnect from unknown[192.0.2.7]:40131 ehlo=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=3/5",
         ),
     ];
-    assert_eq!(
-        class(&verdict(&l.iter().map(String::as_str).collect::<Vec<_>>())),
-        "policy_rejected"
-    );
+    assert_eq!(class(&verdict(&l)), "policy_rejected");
 }
 
 #[test]
@@ -395,7 +392,7 @@ fn error_limit_outranks_refused_vrfy() {
             "disconnect from unknown[192.0.2.51]:40132 ehlo=1 vrfy=0/20 commands=1/21",
         ),
     ];
-    let v = verdict(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdict(&l);
     assert_eq!(class(&v), "protocol_violation", "{v:#?}");
     assert!(has_reason(&v, "too many errors"));
     assert!(has_reason(&v, "VRFY/EXPN tried, none answered and no reject logged"));
@@ -409,10 +406,7 @@ fn error_limit_outranks_refused_vrfy() {
             "disconnect from unknown[192.0.2.51]:40133 ehlo=1 vrfy=3/20 commands=4/21",
         ),
     ];
-    assert_eq!(
-        class(&verdict(&l.iter().map(String::as_str).collect::<Vec<_>>())),
-        "recipient_enumeration"
-    );
+    assert_eq!(class(&verdict(&l)), "recipient_enumeration");
 }
 
 // --- 6. Verbose traces: input smtpd could not read as a command.
@@ -427,7 +421,7 @@ fn traced(client_line: &str, reply: &str) -> Value {
         smtpd(14026, 2, &format!("lost connection after CONNECT from {c}")),
         smtpd(14026, 2, &format!("disconnect from {c} commands=0/0")),
     ];
-    verdict(&l.iter().map(String::as_str).collect::<Vec<_>>())
+    verdict(&l)
 }
 
 #[test]
@@ -458,7 +452,7 @@ fn postscreen_hangup_after_handshake_is_connect_only_medium_with_a_true_reason()
         ps("HANGUP after 7.1 from [127.0.0.23]:50000 in tests after SMTP handshake"),
         ps("DISCONNECT [127.0.0.23]:50000"),
     ];
-    let v = verdict(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdict(&l);
     assert_eq!((class(&v), confidence(&v)), ("connect_only", "medium"), "{v:#?}");
     assert!(
         has_reason(&v, "hung up after 7.1s in tests after SMTP handshake"),
@@ -470,7 +464,7 @@ fn postscreen_hangup_after_handshake_is_connect_only_medium_with_a_true_reason()
         ps("HANGUP after 0.52 from [192.0.2.8]:40000 in tests before SMTP handshake"),
         ps("DISCONNECT [192.0.2.8]:40000"),
     ];
-    let v = verdict(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdict(&l);
     assert_eq!(class(&v), "connect_only");
     assert!(has_reason(&v, "before any SMTP command"), "{v:#?}");
 }
@@ -519,7 +513,7 @@ fn the_next_whole_session_on_that_process_is_confident_again() {
         "Nov 26 16:46:03 mail postfix/smtpd[14026]: disconnect from unknown[127.0.0.4]:35139 ehlo=1 quit=1 commands=2"
             .to_string(),
     ]);
-    let v = verdicts(&l.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = verdicts(&l);
     assert_eq!(v.len(), 2);
     assert_eq!(confidence(&v[0]), "low");
     assert_eq!((class(&v[1]), confidence(&v[1])), ("ehlo_quit_probe", "high"));

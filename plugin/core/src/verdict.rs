@@ -1044,23 +1044,11 @@ mod tests {
         let cfg = VerdictConfig::default();
         let facts = SessionFacts {
             stats: stats(&[("ehlo", 1, 1), ("auth", 0, 1), ("quit", 1, 1), ("commands", 2, 3)]),
-            sasl: SaslFailures {
-                password: 1,
-                ..Default::default()
-            },
+            sasl: guesses(1),
             ..Default::default()
         };
-        let w2 = WindowCounts {
-            auth_failed_sessions: 2,
-            auth_failed_attempts: 2,
-            probe_sessions: 2,
-            window_seconds: 600,
-        };
-        let w3 = WindowCounts {
-            auth_failed_sessions: 3,
-            auth_failed_attempts: 3,
-            ..w2
-        };
+        let w2 = window(2, 2);
+        let w3 = window(3, 3);
         assert_eq!(classify(&facts, w2, &cfg).class, VerdictClass::AuthFailure);
         let p = classify(&facts, w3, &cfg);
         assert_eq!(p.class, VerdictClass::AuthBruteforce);
@@ -1105,6 +1093,23 @@ mod tests {
         assert!(!helo_is_fqdn("1.2.3.4"));
     }
 
+    /// A window of `sessions` sessions with failed AUTH, `attempts` guesses together.
+    fn window(sessions: u32, attempts: u32) -> WindowCounts {
+        WindowCounts {
+            auth_failed_sessions: sessions,
+            auth_failed_attempts: attempts,
+            probe_sessions: sessions,
+            window_seconds: 600,
+        }
+    }
+
+    fn guesses(password: u32) -> SaslFailures {
+        SaslFailures {
+            password,
+            ..Default::default()
+        }
+    }
+
     fn ended(reason: EndReason, stage: &str) -> Option<(EndReason, String)> {
         Some((reason, stage.to_owned()))
     }
@@ -1141,10 +1146,7 @@ mod tests {
         // So does a failed AUTH with its SASL warning.
         let facts = SessionFacts {
             stats: stats(&[("ehlo", 1, 1), ("auth", 0, 1), ("commands", 1, 2)]),
-            sasl: SaslFailures {
-                password: 1,
-                ..Default::default()
-            },
+            sasl: guesses(1),
             end: ended(EndReason::Timeout, "EHLO"),
             ..Default::default()
         };
@@ -1315,12 +1317,7 @@ mod tests {
     #[test]
     fn only_guesses_feed_bruteforce() {
         let cfg = VerdictConfig::default();
-        let busy = WindowCounts {
-            auth_failed_sessions: 5,
-            auth_failed_attempts: 40,
-            probe_sessions: 5,
-            window_seconds: 600,
-        };
+        let busy = window(5, 40);
         // Mechanism errors and cancels: failed AUTH, but nothing was guessed.
         let facts = SessionFacts {
             stats: stats(&[("ehlo", 1, 1), ("auth", 0, 3), ("quit", 1, 1), ("commands", 2, 5)]),
@@ -1337,18 +1334,10 @@ mod tests {
         assert!(p.reasons[0].contains("2 with a mechanism the server does not offer, 1 cancelled by the client"));
         // One guess after a session of ten from the same address.
         let facts = SessionFacts {
-            sasl: SaslFailures {
-                password: 1,
-                ..Default::default()
-            },
+            sasl: guesses(1),
             ..Default::default()
         };
-        let after_ten = WindowCounts {
-            auth_failed_sessions: 2,
-            auth_failed_attempts: 11,
-            probe_sessions: 2,
-            window_seconds: 600,
-        };
+        let after_ten = window(2, 11);
         let p = classify(&facts, after_ten, &cfg);
         assert_eq!(p.class, VerdictClass::AuthBruteforce);
         assert!(p.reasons.iter().any(|r| r.starts_with("11 failed AUTH attempts")));
