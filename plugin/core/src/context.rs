@@ -11,7 +11,7 @@ use crate::bounded::{BoundedMap, MapStats};
 use crate::event::{EventKind, Probe, SessionId};
 use crate::frame::FrameView;
 use crate::message::{ChatLine, EndReason, Message, Parsed, Peer, Redaction};
-use crate::verdict::{self, SessionFacts, VerdictConfig, WindowCounts};
+use crate::verdict::{self, MessageState, SaslFailureKind, SessionFacts, VerdictConfig, WindowCounts};
 use crate::{Event, REDACTED};
 
 /// Caps and ages for the context's maps.
@@ -87,11 +87,15 @@ struct Session {
 
 struct QueueLink {
     session: SessionId,
+    /// The smtpd process key of that session, so cleanup's and qmgr's lines
+    /// about the message can reach it while it is open.
+    process: u64,
 }
 
 #[derive(Default)]
 struct ClientWindow {
-    auth_failed: VecDeque<i64>,
+    /// End time and failed AUTH attempts of each session with any.
+    auth_failed: VecDeque<(i64, u32)>,
     probes: VecDeque<i64>,
 }
 
@@ -210,14 +214,28 @@ impl Context {
         // "queued as" inherit it.
         if let Some(qid) = ev.postfix.queue_id.as_deref() {
             let qkey = hash(&[host, qid.as_bytes()]);
+            let mut process = 0;
             if ev.postfix.session_id.is_none() {
                 if let Some(link) = self.queue.get_mut(qkey, now) {
                     ev.postfix.session_id = Some(link.session);
+                    process = link.process;
+                }
+            }
+            // cleanup and qmgr confirm that the session's message was
+            // received and queued: `client=` alone only opened a transaction.
+            let state = match &parsed.message {
+                Message::MessageId(..) if daemon == "cleanup" => Some(MessageState::Received),
+                Message::QueueActive { .. } => Some(MessageState::Queued),
+                _ => None,
+            };
+            if let (Some(state), Some(session)) = (state, ev.postfix.session_id) {
+                if let Some(s) = self.sessions.get_mut(process, now).filter(|s| s.id == session) {
+                    s.facts.confirm_queued(qid, state);
                 }
             }
             if let (Some(session), Some(related)) = (ev.postfix.session_id, ev.postfix.related_queue_id.as_deref()) {
                 self.queue
-                    .insert(hash(&[host, related.as_bytes()]), QueueLink { session }, now);
+                    .insert(hash(&[host, related.as_bytes()]), QueueLink { session, process }, now);
             }
             if matches!(parsed.message, Message::Removed(_)) && daemon != "cleanup" {
                 self.queue.remove(qkey);
@@ -252,13 +270,23 @@ impl Context {
             ev.postfix.session_id = Some(id);
             return;
         }
+        if self.sessions.get(pkey).is_none() {
+            // The log (or this reader, after a restart) began in the middle
+            // of this session: open it from here, marked, so its later lines
+            // still count and its verdict says what it could not see.
+            let Some(client) = session_client(&parsed.message) else {
+                return;
+            };
+            let facts = SessionFacts {
+                reverse_unknown: client.name == "unknown",
+                our_host: view.host.map(str::to_owned),
+                start_unseen: true,
+                ..SessionFacts::default()
+            };
+            let session = Session::new(session_id(view, now, &client), &client, now, facts);
+            self.sessions.insert(pkey, session, now);
+        }
         let Some(s) = self.sessions.get_mut(pkey, now) else {
-            // The log started in the middle of this session: a Postfix >= 3.0
-            // disconnect line still carries enough for a verdict.
-            if let Message::Disconnect(p, Some(_)) = &parsed.message {
-                let facts = stateless_facts(p, &parsed.message);
-                ev.probe = Some(verdict::classify(&facts, WindowCounts::default(), &self.verdicts));
-            }
             return;
         };
         ev.postfix.session_id = Some(s.id);
@@ -290,7 +318,11 @@ impl Context {
                     }
                 }
                 let qkey = hash(&[host, queue_id.as_bytes()]);
-                self.queue.insert(qkey, QueueLink { session: s.id }, now);
+                let link = QueueLink {
+                    session: s.id,
+                    process: pkey,
+                };
+                self.queue.insert(qkey, link, now);
             }
             Message::Policy { policy, .. } => {
                 if let Some(h) = policy.helo {
@@ -298,8 +330,13 @@ impl Context {
                 }
                 record_reject(facts, ev);
             }
-            Message::SaslFailure { mechanism, .. } => {
-                facts.sasl_failures += 1;
+            Message::SaslFailure {
+                mechanism,
+                reason,
+                aborted,
+                ..
+            } => {
+                facts.sasl.record(SaslFailureKind::of(*reason, *aborted));
                 add_method(facts, mechanism);
             }
             Message::NonSmtpCommand(_, line) => {
@@ -377,8 +414,15 @@ impl Context {
                     facts.rejects.policy += 1;
                     facts.first_reject.get_or_insert_with(|| "denylisted".into());
                 }
-                "hangup" if s.stage.is_some_and(|st| st.contains("before")) && facts.violations.is_empty() => {
-                    facts.postscreen_hangup = true;
+                "hangup" => {
+                    let stage = s.stage.unwrap_or("its tests");
+                    let seconds = s.seconds.map(|t| format!(" after {t}s")).unwrap_or_default();
+                    let what = if stage.contains("after SMTP handshake") {
+                        "; postscreen logs no commands, so any the client sent are unknown"
+                    } else {
+                        ", before any SMTP command"
+                    };
+                    facts.postscreen_hangup = Some(format!("postscreen: the client hung up{seconds} in {stage}{what}"));
                 }
                 "pass_old" => {
                     facts.postscreen_pass = true;
@@ -421,7 +465,11 @@ impl Context {
             window_seconds: self.limits.window_seconds as u32,
             ..WindowCounts::default()
         };
-        let auth_failed = facts.auth_failures() > 0 && !facts.auth_succeeded();
+        let attempts = if facts.auth_succeeded() {
+            0
+        } else {
+            facts.auth_outcome().attempts
+        };
         let wkey = session.client_ip.as_deref().map(|ip| hash(&[ip.as_bytes()]));
         if let Some(wkey) = wkey {
             if self.clients.get(wkey).is_none() {
@@ -429,15 +477,17 @@ impl Context {
             }
             let horizon = now - self.limits.window_seconds;
             if let Some(w) = self.clients.get_mut(wkey, now) {
-                for q in [&mut w.auth_failed, &mut w.probes] {
-                    while q.front().is_some_and(|&t| t < horizon) {
-                        q.pop_front();
-                    }
+                while w.auth_failed.front().is_some_and(|&(t, _)| t < horizon) {
+                    w.auth_failed.pop_front();
                 }
-                if auth_failed {
-                    bounded_push(&mut w.auth_failed, now);
+                while w.probes.front().is_some_and(|&t| t < horizon) {
+                    w.probes.pop_front();
+                }
+                if attempts > 0 {
+                    bounded_push(&mut w.auth_failed, (now, attempts));
                 }
                 window.auth_failed_sessions = w.auth_failed.len() as u32;
+                window.auth_failed_attempts = w.auth_failed.iter().map(|&(_, n)| n).sum();
                 window.probe_sessions = w.probes.len() as u32 + 1;
             }
         }
@@ -447,12 +497,13 @@ impl Context {
                 bounded_push(&mut w.probes, now);
             }
         }
-        probe.duration = Some(now - session.started);
+        // A session opened mid-way has no known start.
+        probe.duration = (!facts.start_unseen).then(|| now - session.started);
         probe
     }
 }
 
-fn bounded_push(q: &mut VecDeque<i64>, t: i64) {
+fn bounded_push<T>(q: &mut VecDeque<T>, t: T) {
     if q.len() >= 256 {
         q.pop_front();
     }
@@ -467,6 +518,11 @@ fn record_reject(facts: &mut SessionFacts, ev: &Event<'_>) {
     }
     let Some(smtp) = ev.smtp.as_ref() else { return };
     let Some(reject) = smtp.reject.as_ref() else { return };
+    if reject.action == "reject_warning" {
+        // A dry run (`warn_if_reject`): the command went through.
+        return;
+    }
+    facts.rejects.record_stage(smtp.stage.as_deref().unwrap_or(""));
     match reject.class {
         "relay_denied" => facts.rejects.relay_denied += 1,
         "unknown_recipient" => facts.rejects.unknown_recipient += 1,
@@ -515,8 +571,42 @@ pub(crate) fn stateless_facts(p: &Peer<'_>, m: &Message<'_>) -> SessionFacts {
     SessionFacts {
         stats,
         reverse_unknown: p.name == "unknown",
+        start_unseen: true,
         ..SessionFacts::default()
     }
+}
+
+/// The client a line inside an smtpd session names, for opening a session
+/// whose `connect from` was not seen.
+fn session_client<'a>(m: &Message<'a>) -> Option<Peer<'a>> {
+    match m {
+        Message::Disconnect(p, _)
+        | Message::SessionEnd { client: p, .. }
+        | Message::Queued { client: p, .. }
+        | Message::SaslFailure { client: p, .. }
+        | Message::NonSmtpCommand(p, _)
+        | Message::ImproperPipelining { client: p, .. }
+        | Message::IllegalAddress(p, _) => Some(*p),
+        Message::Policy { client, .. } => *client,
+        Message::Chat(c) => c.peer,
+        _ => None,
+    }
+}
+
+/// Does a client line of a trace carry binary bytes? Postfix prints every
+/// byte that is not printable as `?` (msg_output.c, printable()), and invalid
+/// UTF-8 that slips through decodes as U+FFFD: a line that is mostly those
+/// (a TLS ClientHello on the plain port, an RDP or SMB probe) is no command.
+fn looks_binary(text: &str) -> bool {
+    let mut odd = 0usize;
+    let mut all = 0usize;
+    for ch in text.chars() {
+        all += 1;
+        if ch == '?' || ch == char::REPLACEMENT_CHARACTER || ch.is_control() {
+            odd += 1;
+        }
+    }
+    odd >= 3 && odd * 4 >= all
 }
 
 /// One trace line inside an smtpd session: pair replies with commands, spot
@@ -559,11 +649,22 @@ fn trace_line<'a>(s: &mut Session, c: &ChatLine<'a>, line: &'a str, ev: &mut Eve
                 facts
                     .non_smtp
                     .get_or_insert_with(|| format!("{} (trace)", short(a, 60)));
+            } else if looks_binary(a) {
+                facts
+                    .non_smtp
+                    .get_or_insert_with(|| format!("binary bytes from the client (trace: {})", short(a, 30)));
             }
         }
         return;
     }
     let Some(r) = c.reply else { return };
+    if r.code == 500 && (r.text.ends_with("Error: bad UTF-8 syntax") || r.text == "Error: bad syntax") {
+        // smtpd answers so before it even looks for a command (and 3.7
+        // neither logs nor counts it): bytes that are not an SMTP command line.
+        facts
+            .non_smtp
+            .get_or_insert_with(|| format!("client input answered \"{} {}\" (trace)", r.code, short(r.text, 40)));
+    }
     let front = s.pending.front().copied();
     if r.code == 220 && front.is_none() && facts.our_banner_name.is_none() {
         // The greeting names us: "220 mail.example.com ESMTP Postfix".
