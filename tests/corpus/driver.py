@@ -1444,7 +1444,8 @@ def sc_bare_lf(drv):
             s.facts["commands"].append("MAIL")
             s.send_raw(b"MAIL FROM:<bot@example.com>\n")
             replies.append(s.reply(timeout=5)[1][-1])
-            if s.facts["ended"] is None:
+            # with the lab's setting the server hangs up here (checked, not assumed)
+            if s.facts["ended"] is None and not s.pending_hangup(1.0):
                 s.rcpt("bob@lab.test")
                 code, lines = s.cmd("DATA")
                 replies.append(lines[-1])
