@@ -182,7 +182,8 @@ fn selected_lines() -> Vec<Vec<u8>> {
         "status=sent",
         "status=deferred",
         "status=bounced",
-        ": < unknown[127.0.0.9]:60639: AUTH PLAIN",
+        // the verbose client's AUTH line; its port changes with every recording
+        ": AUTH PLAIN A",
         "init_response",
         ": 334 ",
         ": 250-AUTH PLAIN LOGIN",

@@ -4,11 +4,14 @@
 #   bash tests/corpus/record.sh [OUTDIR]      (default OUTDIR: tests/corpus/recording)
 #
 # Needs root on Debian 12 with apt access. Installs postfix, dovecot-core,
-# ssl-cert and rsyslog if missing, runs a throw-away Postfix lab on 127.0.0.1,
-# drives scripted SMTP sessions from 127.0.0.x source addresses and writes
-#   OUTDIR/mail.log      Postfix's own maillog_file (postlogd), byte-exact
-#   OUTDIR/syslog.log    the same records as rsyslog writes them (RFC 3339)
-#   OUTDIR/labels.jsonl  one JSON object per client session (ground truth)
+# ssl-cert, rsyslog, rbldnsd and faketime if missing, runs a throw-away Postfix
+# lab on 127.0.0.1 and ::1, drives scripted SMTP sessions from 127.0.0.x (and
+# ::1) source addresses and writes
+#   OUTDIR/mail.log        Postfix's own maillog_file (postlogd), byte-exact
+#   OUTDIR/syslog.log      the same records as rsyslog writes them (RFC 3339)
+#   OUTDIR/syslog-3164.log the same records, RFC 3164 with an unpadded day
+#   OUTDIR/labels.jsonl    one JSON object per client session (ground truth)
+#   OUTDIR/messages.jsonl  one JSON object per message (ground truth)
 # See tests/corpus/README.md.
 set -euo pipefail
 
@@ -23,8 +26,14 @@ LAB_LOG=/var/log/postfix-lab        # maillog_file must live under /var
 LAB_ETC=/etc/postfix-lab            # dovecot config and passwd-file
 MAILLOG="$LAB_LOG/mail.log"
 SYSLOG="$LAB_LOG/syslog.log"
+SYSLOG3164="$LAB_LOG/syslog-3164.log"
 SINK_PORT=2526                      # sink.test -> loopback SMTP sink
 DEAD_PORT=2527                      # dead.test -> nothing listens here
+# the sink's failure modes, one port each (see driver.py SINK_MODES)
+SINK_PORTS="normal=$SINK_PORT,greetdrop=2528,silent=2529,refuse=2530,dropmail=2531,dropdata=2532"
+DNSBL_ADDR=127.0.1.53               # rbldnsd serves bl.lab.test here, port 53
+QUEUE_LIFETIME=20                   # maximal_queue_lifetime, seconds
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
 STARTED_AT=$(date +%s)
 
 DRIVER="$HERE/driver.py"
@@ -39,7 +48,7 @@ die() { log "ERROR: $*"; exit 1; }
 OUR_POLICY_RC=0
 install_packages() {
     local missing=()
-    for p in postfix dovecot-core ssl-cert rsyslog; do
+    for p in postfix dovecot-core ssl-cert rsyslog rbldnsd faketime; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     # the driver needs a full python3 (asyncio, ssl); minimal images may lack it
@@ -62,7 +71,7 @@ install_packages() {
 }
 
 # ---------------------------------------------------------------- stop/cleanup
-SINK_PID=""; RELAY_PID=""; RSYSLOG_PID=""
+SINK_PID=""; RELAY_PID=""; RSYSLOG_PID=""; RSYSLOG3164_PID=""; RBLDNSD_PID=""
 # Postfix's master pid, if it runs (no "postfix status": that writes log lines)
 master_pid() {
     local f pid
@@ -99,6 +108,10 @@ cleanup() {
     kill_pid "$SINK_PID"; SINK_PID=""
     kill_pid "$RELAY_PID"; RELAY_PID=""
     kill_pid "$RSYSLOG_PID"; RSYSLOG_PID=""
+    kill_pid "$RSYSLOG3164_PID"; RSYSLOG3164_PID=""
+    kill_pid "$RBLDNSD_PID"; RBLDNSD_PID=""
+    # the chroot's resolver config as Debian's own start script would write it
+    [ -d /var/spool/postfix/etc ] && cp /etc/resolv.conf /var/spool/postfix/etc/resolv.conf 2>/dev/null
     if [ "$OUR_POLICY_RC" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
     # leave no deferred test mail behind for the next run
     postsuper -d ALL >/dev/null 2>&1 || true
@@ -131,10 +144,11 @@ myhostname = mail.lab.test
 mydomain = lab.test
 myorigin = \$mydomain
 mydestination = \$myhostname, \$mydomain, localhost
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-# only the server itself: every scripted client (127.0.0.2+) is a stranger
-mynetworks = 127.0.0.1/32
+inet_interfaces = 127.0.0.1, [::1]
+inet_protocols = all
+# only the server itself: every scripted client (127.0.0.2+) is a stranger;
+# ::1 is in mynetworks, which no restriction of this lab consults
+mynetworks = 127.0.0.1/32, [::1]/128
 relayhost =
 relay_domains =
 biff = no
@@ -154,13 +168,35 @@ default_transport = error:5.7.1 this lab delivers only to lab.test, sink.test an
 smtp_dns_support_level = disabled
 smtp_host_lookup = native
 smtp_tls_security_level = none
+# the sink's silent port: give up on a missing greeting or reply quickly
+smtp_connect_timeout = 3s
+smtp_helo_timeout = 3s
+smtp_mail_timeout = 3s
+smtp_rcpt_timeout = 3s
+smtp_data_init_timeout = 3s
+smtp_data_xfer_timeout = 3s
+smtp_data_done_timeout = 3s
+# deferred mail expires after this (status=expired); only the message the
+# driver retries late is ever tried again, so nothing else expires
+maximal_queue_lifetime = ${QUEUE_LIFETIME}s
+bounce_queue_lifetime = ${QUEUE_LIFETIME}s
 
 smtpd_peername_lookup = no
 smtpd_client_port_logging = yes
-smtpd_timeout = 5s
+smtpd_timeout = 3s
 smtpd_hard_error_limit = 5
 disable_vrfy_command = no
-anvil_status_update_time = 30s
+# anvil limits, for three IPv4 clients and ::1 only (everyone else is exempt)
+anvil_status_update_time = 10s
+smtpd_client_connection_rate_limit = 5
+smtpd_client_connection_count_limit = 2
+smtpd_client_auth_rate_limit = 2
+smtpd_client_message_rate_limit = 2
+smtpd_client_recipient_rate_limit = 3
+smtpd_client_event_limit_exceptions = !127.0.0.41, !127.0.0.43, !127.0.0.44, 127.0.0.0/8
+# SMTP smuggling defence (3.7.10+; "yes" only normalizes), for the bare-LF client only
+smtpd_forbid_bare_newline = reject
+smtpd_forbid_bare_newline_exclusions = !127.0.0.36, 127.0.0.0/8, [::1]/128
 debug_peer_list = 127.0.0.9
 debug_peer_level = 2
 
@@ -174,9 +210,14 @@ smtpd_sasl_type = dovecot
 smtpd_sasl_path = private/auth
 smtpd_tls_auth_only = no
 smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
+# bl.lab.test is rbldnsd on $DNSBL_ADDR; the chrooted smtpd/postscreen/dnsblog
+# find it through /var/spool/postfix/etc/resolv.conf
+smtpd_recipient_restrictions = permit_sasl_authenticated, reject_rbl_client bl.lab.test
 
 postscreen_access_list = permit_mynetworks
-postscreen_dnsbl_sites =
+postscreen_dnsbl_sites = bl.lab.test*2
+postscreen_dnsbl_threshold = 2
+postscreen_dnsbl_action = enforce
 postscreen_greet_wait = 2s
 postscreen_greet_action = enforce
 postscreen_pipelining_enable = yes
@@ -190,10 +231,11 @@ CF
     cat > /etc/postfix/master.cf <<'CF'
 # Written by tests/corpus/record.sh -- overwritten on every run.
 # service type  private unpriv  chroot  wakeup  maxproc command + args
-smtp      inet  n       -       n       -       -       smtpd
-2525      inet  n       -       n       -       1       postscreen
-smtpd     pass  -       -       n       -       -       smtpd
-dnsblog   unix  -       -       n       -       0       dnsblog
+# chrooted: these read /var/spool/postfix/etc/resolv.conf (the lab's DNSBL)
+smtp      inet  n       -       y       -       -       smtpd
+2525      inet  n       -       y       -       1       postscreen
+smtpd     pass  -       -       y       -       -       smtpd
+dnsblog   unix  -       -       y       -       0       dnsblog
 tlsproxy  unix  -       -       n       -       0       tlsproxy
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -232,9 +274,31 @@ CF
     cat > /etc/postfix/lab-transport <<CF
 sink.test   smtp:[127.0.0.1]:$SINK_PORT
 dead.test   smtp:[127.0.0.1]:$DEAD_PORT
+greetdrop.test smtp:[127.0.0.1]:2528
+silent.test    smtp:[127.0.0.1]:2529
+refuse.test    smtp:[127.0.0.1]:2530
+dropmail.test  smtp:[127.0.0.1]:2531
+dropdata.test  smtp:[127.0.0.1]:2532
 CF
     postalias /etc/postfix/lab-aliases
     postmap /etc/postfix/lab-transport
+
+    # the chroot (smtpd, postscreen, dnsblog) with a resolver that asks rbldnsd
+    mkdir -p /var/spool/postfix/etc
+    for f in services hosts host.conf nsswitch.conf localtime; do
+        [ -e "/etc/$f" ] && cp -L "/etc/$f" "/var/spool/postfix/etc/$f"
+    done
+    printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$DNSBL_ADDR" \
+        > /var/spool/postfix/etc/resolv.conf
+
+    # ---- rbldnsd: bl.lab.test lists the two DNSBL clients
+    mkdir -p "$LAB_RUN/rbldnsd"
+    cat > "$LAB_RUN/rbldnsd/bl.lab.test" <<'CF'
+:127.0.0.2:Listed in the lab blocklist, see http://bl.lab.test/?ip=$
+127.0.0.50
+127.0.0.51
+CF
+    chmod 755 "$LAB_RUN/rbldnsd"; chmod 644 "$LAB_RUN/rbldnsd/bl.lab.test"
 
     # a fresh postscreen cache: every run sees new clients (PASS NEW)
     rm -f /var/lib/postfix/postscreen_cache.db /var/lib/postfix/postscreen_cache
@@ -288,20 +352,49 @@ module(load="imuxsock" SysSock.Use="off")
 input(type="imuxsock" Socket="$LAB_RUN/log" RateLimit.Interval="0")
 mail.* action(type="omfile" file="$SYSLOG" template="RSYSLOG_FileFormat")
 CF
+    # a second rsyslog for the RFC 3164 form with an unpadded day ("Mar 7"):
+    # it runs under libfaketime on the 7th of this month, so the one-digit day
+    # shows whatever the date of the recording
+    mkdir -p "$LAB_RUN/rsyslog-3164"
+    cat > "$LAB_RUN/rsyslog-3164.conf" <<CF
+global(workDirectory="$LAB_RUN/rsyslog-3164" localHostname="mail")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="$LAB_RUN/log-3164" RateLimit.Interval="0" UseSysTimeStamp="off")
+template(name="Rfc3164UnpaddedDay" type="string" string="%timegenerated:1:3:date-rfc3164% %timegenerated:R,ERE,1,FIELD:^[A-Za-z]+ +([0-9]+) --end:date-rfc3164% %timegenerated:8:15:date-rfc3164% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n")
+mail.* action(type="omfile" file="$SYSLOG3164" template="Rfc3164UnpaddedDay")
+CF
 }
 
 # ---------------------------------------------------------------- start
 # check listening sockets without connecting (a probe would be a logged session)
-wait_port() { "$PY" "$DRIVER" wait-listen --timeout "$2" "$1"; }
+wait_port() { "$PY" "$DRIVER" wait-listen --timeout "${@: -1}" "${@:1:$#-1}"; }
 start_lab() {
     : > "$MAILLOG"; chmod 640 "$MAILLOG"
     if rsyslogd -v >/dev/null 2>&1; then
         rsyslogd -n -f "$LAB_RUN/rsyslog.conf" -i "$LAB_RUN/rsyslogd.pid" \
             >"$LAB_LOG/rsyslogd.out" 2>&1 &
         RSYSLOG_PID=$!
+        if [ -e "$FAKETIME_LIB" ]; then
+            FAKETIME="@$(date -u +%Y-%m)-07 $(date -u +%H:%M:%S)" LD_PRELOAD="$FAKETIME_LIB" \
+                rsyslogd -n -f "$LAB_RUN/rsyslog-3164.conf" -i "$LAB_RUN/rsyslogd-3164.pid" \
+                >"$LAB_LOG/rsyslogd-3164.out" 2>&1 &
+            RSYSLOG3164_PID=$!
+        else
+            log "libfaketime missing: no syslog-3164.log"
+        fi
         for _ in $(seq 50); do [ -S "$LAB_RUN/log" ] && break; sleep 0.1; done
+        local socks=(--socket "$LAB_RUN/log")
+        if [ -n "$RSYSLOG3164_PID" ]; then
+            for _ in $(seq 50); do [ -S "$LAB_RUN/log-3164" ] && break; sleep 0.1; done
+            if [ -S "$LAB_RUN/log-3164" ]; then
+                socks+=(--socket "$LAB_RUN/log-3164")
+            else
+                log "the faketime rsyslog did not come up: no syslog-3164.log"
+                kill_pid "$RSYSLOG3164_PID"; RSYSLOG3164_PID=""
+            fi
+        fi
         if [ -S "$LAB_RUN/log" ]; then
-            "$PY" "$DRIVER" syslog-relay --maillog "$MAILLOG" --socket "$LAB_RUN/log" \
+            "$PY" "$DRIVER" syslog-relay --maillog "$MAILLOG" "${socks[@]}" \
                 --done-file "$LAB_RUN/relay.done" >"$LAB_LOG/relay.out" 2>&1 &
             RELAY_PID=$!
         else
@@ -312,21 +405,23 @@ start_lab() {
         log "rsyslogd not runnable: no syslog.log"
     fi
 
-    "$PY" "$DRIVER" sink --port "$SINK_PORT" >"$LAB_LOG/sink.log" 2>&1 &
+    "$PY" "$DRIVER" sink --ports "$SINK_PORTS" >"$LAB_LOG/sink.log" 2>&1 &
     SINK_PID=$!
+
+    rbldnsd -n -q -b "$DNSBL_ADDR/53" -r "$LAB_RUN/rbldnsd" -p "$LAB_RUN/rbldnsd.pid" \
+        bl.lab.test:ip4set:bl.lab.test >"$LAB_LOG/rbldnsd.out" 2>&1 &
+    RBLDNSD_PID=$!
 
     dovecot -c "$LAB_ETC/dovecot.conf" || die "dovecot failed to start (see $LAB_LOG/dovecot.log)"
     for _ in $(seq 50); do [ -S /var/spool/postfix/private/auth ] && break; sleep 0.1; done
     [ -S /var/spool/postfix/private/auth ] || die "dovecot auth socket missing"
 
-    postfix check
+    # (postfix start runs postfix check itself)
     postfix start >/dev/null
-    wait_port 25 10 || die "postfix smtpd not listening on 127.0.0.1:25"
-    wait_port 2525 10 || die "postscreen not listening on 127.0.0.1:2525"
-    wait_port "$SINK_PORT" 10 || die "sink not listening"
-    if ! "$PY" "$DRIVER" not-listening "$DEAD_PORT"; then
-        die "something listens on 127.0.0.1:$DEAD_PORT, which must be closed"
-    fi
+    # one call: each python start costs seconds on a busy machine
+    wait_port --ipv6 25 --closed "$DEAD_PORT" 25 2525 "$SINK_PORT" 2528 2529 2530 2531 2532 10 \
+        || die "smtpd (127.0.0.1 and ::1 port 25), postscreen (2525) or the sink is not listening, or port $DEAD_PORT is not closed"
+    kill -0 "$RBLDNSD_PID" 2>/dev/null || die "rbldnsd failed (see $LAB_LOG/rbldnsd.out)"
     log "lab is up: postfix $(postconf -h mail_version), smtpd :25, postscreen :2525, sink :$SINK_PORT"
 }
 
@@ -334,19 +429,23 @@ start_lab() {
 install_packages
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; fi
 configure
+log "configured"
 start_lab
 
 log "driving scenarios"
-"$PY" "$DRIVER" run --maillog "$MAILLOG" --labels "$LAB_LOG/labels.jsonl"
+"$PY" "$DRIVER" run --maillog "$MAILLOG" --labels "$LAB_LOG/labels.jsonl" \
+    --messages "$LAB_LOG/messages.jsonl" --queue-lifetime "$QUEUE_LIFETIME"
 
 log "stopping postfix"
 stop_postfix
 stop_dovecot
+log "postfix stopped"
 cp "$MAILLOG" "$OUTDIR/mail.log"
 cp "$LAB_LOG/labels.jsonl" "$OUTDIR/labels.jsonl"
-chmod 644 "$OUTDIR/mail.log" "$OUTDIR/labels.jsonl"
+cp "$LAB_LOG/messages.jsonl" "$OUTDIR/messages.jsonl"
+chmod 644 "$OUTDIR/mail.log" "$OUTDIR/labels.jsonl" "$OUTDIR/messages.jsonl"
 
-rm -f "$OUTDIR/syslog.log"
+rm -f "$OUTDIR/syslog.log" "$OUTDIR/syslog-3164.log"
 if [ -n "$RELAY_PID" ]; then
     # let the relay forward the last records, then stop rsyslog to flush
     touch "$LAB_RUN/relay.done"
@@ -354,7 +453,11 @@ if [ -n "$RELAY_PID" ]; then
     kill_pid "$RELAY_PID"; RELAY_PID=""
     sleep 0.3
     kill_pid "$RSYSLOG_PID"; RSYSLOG_PID=""
+    kill_pid "$RSYSLOG3164_PID"; RSYSLOG3164_PID=""
     cp "$SYSLOG" "$OUTDIR/syslog.log"; chmod 644 "$OUTDIR/syslog.log"
+    if [ -f "$SYSLOG3164" ]; then
+        cp "$SYSLOG3164" "$OUTDIR/syslog-3164.log"; chmod 644 "$OUTDIR/syslog-3164.log"
+    fi
 fi
 
 "$PY" "$DRIVER" summary --outdir "$OUTDIR"
