@@ -102,6 +102,8 @@ pub(crate) fn describe<'a>(view: &FrameView<'a>, parsed: Option<&Parsed<'a>>, in
                 FrameFormat::Rfc3339 => "rfc3339",
                 FrameFormat::Rfc5424 => "rfc5424",
                 FrameFormat::Journald => "journald",
+                FrameFormat::ShortFull => "short_full",
+                FrameFormat::Tag => "tag",
                 FrameFormat::Bare => "bare",
             },
         },
@@ -145,7 +147,7 @@ fn category(kind: EventKind) -> &'static str {
         Connect | Disconnect | LostConnection | Timeout | TooManyErrors | Postscreen | ConnectError | Tls
         | RemoteFailure | PixWorkaround | RateLimit | BareNewline => "network",
         SaslFailure | SaslResponse => "authentication",
-        Service | Anvil => "process",
+        Service | Anvil | CacheCleanup => "process",
         _ => "email",
     }
 }
@@ -577,6 +579,29 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                 service: service.map(b),
             }));
             EventKind::Anvil
+        }
+        Message::QueueAdmin {
+            queue_id,
+            action,
+            count,
+        } => {
+            ev.postfix.queue_id = queue_id.map(b);
+            ev.postfix.queue_admin = Some(Box::new(QueueAdmin { action, count: *count }));
+            EventKind::QueueAdmin
+        }
+        Message::CacheCleanup {
+            table,
+            scope,
+            retained,
+            dropped,
+        } => {
+            ev.postfix.cache = Some(Box::new(CacheCleanup {
+                table: b(table),
+                scope,
+                retained: *retained,
+                dropped: *dropped,
+            }));
+            EventKind::CacheCleanup
         }
         Message::Service(_) => EventKind::Service,
         Message::Notice(_) => EventKind::Notice,

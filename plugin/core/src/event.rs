@@ -164,7 +164,8 @@ event_struct! {
         /// Syslog details.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub syslog: Option<Syslog<'a>>,
-        /// Wrapper the line came in: rfc3164, rfc3339, rfc5424, journald, bare.
+        /// Wrapper the line came in: rfc3164 (`Mar  7 02:09:33`, also unpadded, zero-padded, with fractions, after `<PRI>`), rfc3339 (ISO 8601 date-time with or without a zone), rfc5424, short_full (`journalctl -o short-full`), journald (`journalctl -o json`), tag (header not understood, but a Postfix tag `postfix…/daemon[pid]:` was found in the line: program, pid and message come from it, no host), bare (no wrapper recognised).
+        #[schemars(extend("enum" = ["rfc3164", "rfc3339", "rfc5424", "short_full", "journald", "tag", "bare"]))]
         pub format: &'static str,
     }
 }
@@ -447,6 +448,10 @@ pub enum EventKind {
     Dnsbl,
     /// anvil statistics.
     Anvil,
+    /// postsuper: a message requeued, held, released or expired, or the count an operation touched.
+    QueueAdmin,
+    /// A cache's periodic cleanup report (verify, postscreen).
+    CacheCleanup,
     /// master / postfix-script / postlog lifecycle lines.
     Service,
     /// A known informational line without fields of its own.
@@ -509,6 +514,8 @@ impl EventKind {
             Postscreen => "postscreen",
             Dnsbl => "dnsbl",
             Anvil => "anvil",
+            QueueAdmin => "queue_admin",
+            CacheCleanup => "cache_cleanup",
             Service => "service",
             Notice => "notice",
             ClientWarning => "client_warning",
@@ -585,6 +592,12 @@ event_struct! {
         /// Text after the closing `>` of a malformed Message-ID (`<x>junk` gives `junk`); `email.message_id` holds `x`.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub message_id_trailing: Option<Str<'a>>,
+        /// postsuper's queue operation (`queue_admin` events).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub queue_admin: Option<Box<QueueAdmin>>,
+        /// A cache cleanup report (`cache_cleanup` events).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub cache: Option<Box<CacheCleanup<'a>>>,
         /// True when the line had invalid UTF-8; those bytes are U+FFFD in `message`.
         #[serde(skip_serializing_if = "is_false")]
         pub invalid_utf8: bool,
@@ -755,6 +768,31 @@ event_struct! {
         pub count: u32,
         /// master.cf service name (smtp, submission, ...).
         pub service: Str<'a>,
+    }
+}
+
+/// postsuper's queue operation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct QueueAdmin {
+    /// deleted, requeued, held, released, expired (postsuper -e/-f), renamed (queue file renamed to match its inode).
+    pub action: &'static str,
+    /// Messages the operation touched (summary lines such as `Deleted: 3 messages`); absent on per-message lines, which carry `postfix.queue_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+}
+static_identity!(QueueAdmin);
+
+event_struct! {
+    /// A cache's periodic cleanup report (`util/dict_cache.c`).
+    pub struct CacheCleanup<'a> {
+        /// The cache table, e.g. `btree:/var/lib/postfix/verify_cache`.
+        pub table: Str<'a>,
+        /// full (a complete pass) or partial (a pass cut short).
+        pub scope: &'static str,
+        /// Entries kept.
+        pub retained: u32,
+        /// Expired entries removed.
+        pub dropped: u32,
     }
 }
 

@@ -3,16 +3,20 @@
 //! it knows nothing of what Postfix said.
 //!
 //! Formats are detected per line, so one stream may mix them: RFC 3164 and
-//! `maillog_file` (`Jun 19 16:27:21 host prog[pid]: msg`), RFC 3339
-//! high-precision (rsyslog's default file format), RFC 5424 with or without
-//! `<PRI>`, `journalctl -o json` records, and collector records whose syslog
-//! line sits in a `message`, `log` or `MESSAGE` field.
+//! `maillog_file` (`Jun 19 16:27:21 host prog[pid]: msg`, the day padded or
+//! not, fractional seconds, `<PRI>` in front), RFC 3339 / ISO 8601 with or
+//! without a zone (rsyslog's default file format, `journalctl -o short-iso`),
+//! `journalctl -o short-full`, RFC 5424 with or without `<PRI>`,
+//! `journalctl -o json` records, and collector records whose syslog line
+//! sits in a `message`, `log` or `MESSAGE` field. The host and the pid may be
+//! missing. When no header form fits, a Postfix tag found further in the
+//! line still gives the program and the message ([`FrameFormat::Tag`]).
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::timestamp::{Timestamp, YearPolicy};
+use crate::timestamp::{is_zone_name, zone_offset, Timestamp, YearPolicy};
 
 /// Which wrapper a line came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
@@ -26,6 +30,12 @@ pub enum FrameFormat {
     Rfc5424,
     /// `journalctl -o json`.
     Journald,
+    /// `Sat 2026-03-07 02:09:33 CET host prog[pid]: msg` (`journalctl -o short-full`).
+    ShortFull,
+    /// A header not understood, but a Postfix tag (`postfix…/daemon[pid]: `)
+    /// found in the line: program, pid and message come from the tag, the
+    /// time from the line's start when it holds a known stamp; no host.
+    Tag,
     /// No recognisable wrapper: the whole line is the message.
     Bare,
 }
@@ -218,8 +228,8 @@ fn sub<'a>(line: &Cow<'a, str>, (s, e): (usize, usize)) -> Cow<'a, str> {
 struct TextFrame {
     format: FrameFormat,
     timestamp: Option<Timestamp>,
-    host: Option<(usize, usize)>,
-    program: Option<(usize, usize)>,
+    host: Option<Span>,
+    program: Option<Span>,
     pid: Option<u32>,
     message_start: usize,
 }
@@ -247,33 +257,87 @@ fn parse_u32(b: &[u8]) -> Option<u32> {
 /// Byte range `(start, end)` in the line.
 type Span = (usize, usize);
 
-/// Parses `host prog[pid]: msg` (or `host prog: msg`) starting at `from`:
-/// host, program, pid and where the message starts.
-fn parse_tag(b: &[u8], from: usize) -> Option<(Span, Span, Option<u32>, usize)> {
-    let host = next_token(b, from)?;
-    let (ps, pe) = next_token(b, host.1)?;
-    let tok = &b[ps..pe];
-    if tok.last() != Some(&b':') {
+/// A syslog tag `prog[pid]:` or `prog:` at `tok`: the program's span, the
+/// pid, and where the message starts. A token ending in `::` is an IPv6
+/// address (a host), not a tag.
+fn tag(b: &[u8], (ts, te): Span) -> Option<(Span, Option<u32>, usize)> {
+    let tok = &b[ts..te];
+    if tok.len() < 2 || tok[tok.len() - 1] != b':' || tok[tok.len() - 2] == b':' {
         return None;
     }
-    let msg_start = if pe < b.len() { pe + 1 } else { pe };
+    let msg_start = if te < b.len() { te + 1 } else { te };
     if tok.len() >= 4 && tok[tok.len() - 2] == b']' {
         let open = memchr::memrchr(b'[', tok)?;
         let pid = parse_u32(&tok[open + 1..tok.len() - 2])?;
-        Some((host, (ps, ps + open), Some(pid), msg_start))
+        (open > 0).then_some(((ts, ts + open), Some(pid), msg_start))
     } else {
-        Some((host, (ps, pe - 1), None, msg_start))
+        Some(((ts, te - 1), None, msg_start))
     }
+}
+
+/// Parses `host prog[pid]: msg` starting at `from`; the host may be missing
+/// (`journalctl --no-hostname`, some `maillog_file` setups, forwarders that
+/// strip it), which a first token that is itself a tag shows: host names
+/// never end in `:`. Returns host, program, pid and where the message starts.
+fn parse_tag(b: &[u8], from: usize) -> Option<(Option<Span>, Span, Option<u32>, usize)> {
+    let first = next_token(b, from)?;
+    if let Some((program, pid, msg)) = tag(b, first) {
+        return Some((None, program, pid, msg));
+    }
+    let (program, pid, msg) = tag(b, next_token(b, first.1)?)?;
+    Some((Some(first), program, pid, msg))
+}
+
+/// The header could not be read: look for a Postfix tag anywhere in the
+/// line, `postfix[-…]/…/daemon[pid]: ` starting a word. A pid is required so
+/// that prose naming a file (`postfix/main.cf: `) is not taken for a tag.
+fn find_postfix_tag(b: &[u8]) -> Option<(Span, Option<u32>, usize)> {
+    let mut from = 0;
+    while let Some(k) = memchr::memmem::find(&b[from..], b"postfix") {
+        let s = from + k;
+        from = s + 7;
+        let starts_word = s == 0 || matches!(b[s - 1], b' ' | b'\t' | b'|' | b'>' | b']' | b'"' | b',' | b';');
+        if !starts_word {
+            continue;
+        }
+        let e = memchr::memchr(b' ', &b[s..]).map_or(b.len(), |i| s + i);
+        let first = &b[s..memchr::memchr(b'/', &b[s..e]).map_or(e, |i| s + i)];
+        if !(first == b"postfix" || first.starts_with(b"postfix-")) || first.len() == e - s {
+            continue;
+        }
+        if let Some(t @ (_, Some(_), _)) = tag(b, (s, e)) {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// Reads the stamp at `i`: RFC 3339/ISO 8601, RFC 3164, or journalctl's
+/// `short-full`. Returns it, the wrapper it implies and where it ends.
+fn parse_stamp(b: &[u8], i: usize, opts: &FrameOptions) -> Option<(Timestamp, FrameFormat, usize)> {
+    let rest = &b[i..];
+    let first = *rest.first()?;
+    if first.is_ascii_digit() {
+        let (t, n) = Timestamp::parse_rfc3339(rest, opts.offset_minutes)?;
+        return Some((t, FrameFormat::Rfc3339, i + n));
+    }
+    if let Some((t, n)) = Timestamp::parse_rfc3164(rest, &opts.years, opts.offset_minutes) {
+        return Some((t, FrameFormat::Rfc3164, i + n));
+    }
+    let (t, n) = Timestamp::parse_short_full(rest, opts.offset_minutes)?;
+    Some((t, FrameFormat::ShortFull, i + n))
 }
 
 fn parse_text(b: &[u8], opts: &FrameOptions) -> Option<TextFrame> {
     let mut i = 0;
     let mut had_pri = false;
     if b.first() == Some(&b'<') {
-        let close = memchr::memchr(b'>', &b[..b.len().min(6)])?;
-        parse_u32(&b[1..close])?;
-        i = close + 1;
-        had_pri = true;
+        if let Some(close) = memchr::memchr(b'>', &b[..b.len().min(6)]) {
+            if parse_u32(&b[1..close]).is_some() {
+                i = close + 1;
+                had_pri = true;
+            }
+        }
     }
     // RFC 5424 version field "1 ".
     let mut rfc5424 = false;
@@ -281,19 +345,24 @@ fn parse_text(b: &[u8], opts: &FrameOptions) -> Option<TextFrame> {
         i += 2;
         rfc5424 = true;
     }
-    let (timestamp, format, after_ts) = if let Some((t, n)) = Timestamp::parse_rfc3339(&b[i..]) {
-        (t, FrameFormat::Rfc3339, i + n)
-    } else if let Some((t, n)) = Timestamp::parse_rfc3164(&b[i..], &opts.years, opts.offset_minutes) {
-        (t, FrameFormat::Rfc3164, i + n)
-    } else {
-        return None;
+    let Some((mut timestamp, format, mut after_ts)) = parse_stamp(b, i, opts) else {
+        return search_tag(b, None);
     };
+    if format == FrameFormat::ShortFull {
+        // The zone name, unless the stamp had none and this is the host.
+        if let Some(zone) = next_token(b, after_ts).filter(|z| is_zone_name(&b[z.0..z.1])) {
+            if let Some(off) = zone_offset(&b[zone.0..zone.1]) {
+                timestamp.offset_minutes = off;
+            }
+            after_ts = zone.1;
+        }
+    }
     if !rfc5424 {
         if let Some((host, program, pid, message_start)) = parse_tag(b, after_ts) {
             return Some(TextFrame {
                 format,
                 timestamp: Some(timestamp),
-                host: Some(host),
+                host,
                 program: Some(program),
                 pid,
                 message_start,
@@ -302,8 +371,27 @@ fn parse_text(b: &[u8], opts: &FrameOptions) -> Option<TextFrame> {
     }
     // RFC 5424: HOST APP PROCID MSGID SD MSG (also accepted without "<PRI>1 ").
     if format != FrameFormat::Rfc3339 && !had_pri {
-        return None;
+        return search_tag(b, Some(timestamp));
     }
+    parse_rfc5424(b, after_ts, timestamp).or_else(|| search_tag(b, Some(timestamp)))
+}
+
+/// The last resort for a line whose header was not understood: a Postfix
+/// tag found in it ([`FrameFormat::Tag`]), keeping a stamp read at its start.
+fn search_tag(b: &[u8], timestamp: Option<Timestamp>) -> Option<TextFrame> {
+    let (program, pid, message_start) = find_postfix_tag(b)?;
+    Some(TextFrame {
+        format: FrameFormat::Tag,
+        timestamp,
+        host: None,
+        program: Some(program),
+        pid,
+        message_start,
+    })
+}
+
+/// RFC 5424 after the stamp: HOST APP PROCID MSGID SD MSG.
+fn parse_rfc5424(b: &[u8], after_ts: usize, timestamp: Timestamp) -> Option<TextFrame> {
     let host = next_token(b, after_ts)?;
     let app = next_token(b, host.1)?;
     let procid = next_token(b, app.1)?;
@@ -486,6 +574,67 @@ mod tests {
         );
         assert_eq!(fr.format, FrameFormat::Rfc3164);
         assert_eq!(fr.message(), "connect from b[5.6.7.8]");
+    }
+
+    #[test]
+    fn host_and_pid_may_be_missing() {
+        let fr = f("Mar  7 02:09:33 postfix/smtpd[1]: NOQUEUE: reject: RCPT from x[192.0.2.1]: 554 5.7.1 no");
+        assert_eq!(fr.format, FrameFormat::Rfc3164);
+        assert_eq!(fr.host, None);
+        assert_eq!(fr.program.as_deref(), Some("postfix/smtpd"));
+        assert_eq!(fr.message(), "NOQUEUE: reject: RCPT from x[192.0.2.1]: 554 5.7.1 no");
+        let fr = f("Mar 7 02:09:33 mx1 postfix/smtpd: connect from x[192.0.2.1]");
+        assert_eq!((fr.host.as_deref(), fr.pid), (Some("mx1"), None));
+        assert_eq!(fr.message(), "connect from x[192.0.2.1]");
+        let fr = f("Mar 7 02:09:33 postfix/smtpd: connect from x[192.0.2.1]");
+        assert_eq!(
+            (fr.host.as_deref(), fr.program.as_deref()),
+            (None, Some("postfix/smtpd"))
+        );
+        // An IPv6 host ending in "::" is a host, not a tag.
+        let fr = f("Mar 7 02:09:33 2001:db8:: postfix/smtpd[0]: connect from x[192.0.2.1]");
+        assert_eq!((fr.host.as_deref(), fr.pid), (Some("2001:db8::"), Some(0)));
+    }
+
+    #[test]
+    fn pri_and_short_full() {
+        let fr = f("<22>Mar 7 02:09:33 mx1 postfix/smtpd[1]: connect from x[192.0.2.1]");
+        assert_eq!(fr.format, FrameFormat::Rfc3164);
+        assert_eq!(fr.host.as_deref(), Some("mx1"));
+        let fr = f("Sat 2026-03-07 02:09:33 CET mx1 postfix/smtpd[1]: connect from x[192.0.2.1]");
+        assert_eq!(fr.format, FrameFormat::ShortFull);
+        assert_eq!(fr.host.as_deref(), Some("mx1"));
+        assert_eq!(fr.timestamp.unwrap().offset_minutes, 60);
+        let fr = f("Sat 2026-03-07 02:09:33 mx1 postfix/smtpd[1]: connect from x[192.0.2.1]");
+        assert_eq!(fr.host.as_deref(), Some("mx1"), "no zone name: the token is the host");
+        let fr = f("Sat 2026-03-07 02:09:33 UTC postfix/smtpd[1]: connect from x[192.0.2.1]");
+        assert_eq!((fr.host.as_deref(), fr.pid), (None, Some(1)));
+    }
+
+    #[test]
+    fn postfix_tag_found_behind_an_unknown_header() {
+        let fr = f("mail-1  | postfix/smtpd[7]: connect from x[192.0.2.1]");
+        assert_eq!(fr.format, FrameFormat::Tag);
+        assert_eq!(
+            (fr.program.as_deref(), fr.pid, fr.host.as_deref()),
+            (Some("postfix/smtpd"), Some(7), None)
+        );
+        assert_eq!(fr.message(), "connect from x[192.0.2.1]");
+        assert_eq!(fr.timestamp, None);
+        let fr = f("Mar  7 02:09:33 relay mx1 postfix-out/smtp[7]: x");
+        assert_eq!(fr.format, FrameFormat::Tag);
+        assert_eq!(fr.program.as_deref(), Some("postfix-out/smtp"));
+        assert!(fr.timestamp.is_some(), "a stamp the line starts with is kept");
+        let fr = f("<22>1 2026-08-01T16:35:38Z mx1 postfix/smtpd 4242");
+        assert_eq!(fr.format, FrameFormat::Bare, "truncated RFC 5424, no tag");
+        for prose in [
+            "read postfix/main.cf: denied",
+            "xpostfix/smtpd[1]: connect",
+            "postfix[1]: not a path",
+            "postfixes/smtpd[1]: connect",
+        ] {
+            assert_eq!(f(prose).format, FrameFormat::Bare, "{prose}");
+        }
     }
 
     #[test]

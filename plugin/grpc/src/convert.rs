@@ -167,6 +167,16 @@ pub fn event(ev: &Event<'_>) -> pb::Event {
                 service: s(&x.service),
             }),
             message_id_trailing: os(&p.message_id_trailing),
+            queue_admin: p.queue_admin.as_ref().map(|x| pb::QueueAdmin {
+                action: s(x.action),
+                count: x.count,
+            }),
+            cache: p.cache.as_ref().map(|x| pb::CacheCleanup {
+                table: s(&x.table),
+                scope: s(x.scope),
+                retained: x.retained,
+                dropped: x.dropped,
+            }),
         }),
         probe: ev.probe.as_ref().map(|pr| pb::Probe {
             class: s(pr.class.as_str()),

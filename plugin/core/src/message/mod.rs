@@ -5,6 +5,7 @@
 //! before the one parser that applies runs. Nothing here keeps state or knows
 //! about output formats; [`crate::context`] and [`crate::event`] come after.
 
+mod admin;
 mod chat;
 pub mod fields;
 mod limits;
@@ -363,6 +364,28 @@ pub enum Message<'a> {
         /// `service:client` ident, when present.
         ident: Option<&'a str>,
     },
+    /// postsuper: one message requeued, held, released or expired (with its
+    /// queue id), or the count of messages an operation touched (`Deleted: 3 messages`).
+    QueueAdmin {
+        /// The message, on per-message lines.
+        queue_id: Option<&'a str>,
+        /// `deleted`, `requeued`, `held`, `released`, `expired`, `renamed`.
+        action: &'static str,
+        /// Messages affected, on summary lines.
+        count: Option<u32>,
+    },
+    /// `cache <table> full|partial cleanup: retained=N dropped=N entries`
+    /// (verify's address cache, postscreen's client cache).
+    CacheCleanup {
+        /// The cache table, e.g. `btree:/var/lib/postfix/verify_cache`.
+        table: &'a str,
+        /// `full` or `partial`.
+        scope: &'static str,
+        /// Entries kept.
+        retained: u32,
+        /// Entries expired and removed.
+        dropped: u32,
+    },
     /// master, postfix-script, postlog, postsuper lifecycle and other daemon lines.
     Service(&'a str),
     /// A known informational line that carries no fields of its own (TLS
@@ -396,13 +419,18 @@ pub struct Parsed<'a> {
     pub redaction: Option<Redaction>,
 }
 
-/// Is this daemon name one of Postfix's programs?
+/// Is this daemon name one of Postfix's programs? Every program of the
+/// source tree's `src/`, plus the service names master.cf gives them by
+/// default (`bounce` runs as `defer` and `trace`, `error` as `retry`, `qmgr`
+/// as `nqmgr`/`oqmgr`, `smtp` as `relay`, `lmtp`) and the scripts that log
+/// under the `postfix/` tag.
 pub fn is_postfix_daemon(daemon: &str) -> bool {
     matches!(
         daemon,
         "smtpd"
             | "smtp"
             | "lmtp"
+            | "relay"
             | "postscreen"
             | "cleanup"
             | "qmgr"
@@ -423,28 +451,53 @@ pub fn is_postfix_daemon(daemon: &str) -> bool {
             | "tlsproxy"
             | "tlsmgr"
             | "master"
+            | "postfix"
             | "postfix-script"
+            | "postfix-tls-script"
+            | "postfix-wrapper"
+            | "postmulti-script"
             | "postlog"
             | "postlogd"
             | "postsuper"
+            | "postqueue"
+            | "postdrop"
+            | "postcat"
+            | "postkick"
+            | "postlock"
+            | "postmap"
+            | "postalias"
+            | "postconf"
+            | "postmulti"
+            | "posttls-finger"
             | "showq"
             | "proxymap"
+            | "proxywrite"
             | "scache"
             | "verify"
             | "sendmail"
             | "flush"
             | "spawn"
-            | "postdrop"
-            | "postqueue"
             | "qmqpd"
+            | "trivial-rewrite"
+            | "rewrite"
+            | "nbdb_reindexd"
     )
 }
 
-/// Is this program one of Postfix's (`postfix/smtpd`, `postfix-out/smtp`,
-/// `postfix/submission/smtpd`)? A bare `smtpd` is not: OpenSMTPD logs so.
+/// Is this program one of Postfix's? It is when its first `/`-separated
+/// component is `postfix` or starts with `postfix-` (`postfix/smtpd`,
+/// `postfix/submission/smtpd`, multi-instance `postfix-out/smtp`,
+/// `postfix-10.20.30.40/smtp`), so a daemon added in a later release is still
+/// Postfix's; or when some other `syslog_name` (`mx-in/smtpd`) precedes a
+/// known daemon. A program without a `/` is Postfix's only when it is
+/// `postfix` itself: a bare `smtpd` is OpenSMTPD, a bare `sendmail` is
+/// Sendmail, and `postfix-policyd-spf-perl` is a separate project.
 pub fn is_postfix_program(instance: Option<&str>, daemon: &str) -> bool {
     match instance {
-        Some(_) => is_postfix_daemon(daemon),
+        Some(inst) => {
+            let first = inst.split('/').next().unwrap_or(inst);
+            first == "postfix" || first.starts_with("postfix-") || is_postfix_daemon(daemon)
+        }
         None => daemon == "postfix",
     }
 }
@@ -461,10 +514,12 @@ pub fn parse<'a>(daemon: &str, text: &'a str) -> Parsed<'a> {
         "smtp" | "lmtp" => queue::parse_client(severity, body, &mut redaction),
         "tlsproxy" => postscreen::parse_tlsproxy(body),
         "cleanup" | "qmgr" | "nqmgr" | "oqmgr" | "local" | "virtual" | "pipe" | "bounce" | "defer" | "trace"
-        | "error" | "retry" | "discard" | "pickup" | "postsuper" | "verify" => queue::parse(daemon, severity, body),
+        | "error" | "retry" | "discard" | "pickup" | "verify" => queue::parse(daemon, severity, body),
+        "postsuper" => admin::parse_postsuper(severity, body).unwrap_or_else(|| queue::parse(daemon, severity, body)),
         "anvil" => limits::parse_anvil(body),
         "dnsblog" => queue::parse_dnsblog(body),
-        "master" | "postfix-script" | "postlog" | "postlogd" | "postfix" => Message::Service(body),
+        "master" | "postfix-script" | "postfix-tls-script" | "postmulti-script" | "postfix-wrapper" | "postlog"
+        | "postlogd" | "postfix" => Message::Service(body),
         _ => Message::Unparsed,
     };
     let message = match message {
@@ -551,6 +606,9 @@ fn fallback<'a>(severity: Severity, body: &'a str, redaction: &mut Option<Redact
             queue_id,
             text: body,
         };
+    }
+    if let Some(m) = admin::parse_cache_cleanup(body) {
+        return m;
     }
     if NOTICES.iter().any(|p| body.starts_with(p)) {
         return Message::Notice(body);

@@ -31,7 +31,7 @@ pub(super) fn parse(severity: Severity, body: &str) -> Message<'_> {
     }
     if body.starts_with("cache ") {
         // "cache btree:/var/lib/postfix/postscreen_cache full cleanup: retained=0 dropped=0 entries"
-        return Message::Service(body);
+        return super::admin::parse_cache_cleanup(body).unwrap_or(Message::Service(body));
     }
     if let Some(s) = parse_screen(body) {
         return Message::Screen(s);
