@@ -86,6 +86,17 @@ def cli_events(path=CORPUS):
     return [json.loads(l) for l in out.splitlines()]
 
 
+def metric(port, name):
+    """The value of the first series of `name` (or exactly `name{labels}`) at /metrics."""
+    import urllib.request
+
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for line in body.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise KeyError(name)
+
+
 # ---- the sidecar ---------------------------------------------------------
 
 class Sidecar:

@@ -9,7 +9,7 @@ import threading
 import grpc
 import pytest
 
-from conftest import (BIN, CORPUS, Sidecar, cli_events, comparable, corpus_lines, for_schema, pb,
+from conftest import (BIN, CORPUS, Sidecar, cli_events, comparable, corpus_lines, for_schema, metric, pb,
                       proto_event_to_json)
 
 CONNECT = b"Jun 19 16:27:21 mx postfix/smtpd[12172]: connect from unknown[192.0.2.7]"
@@ -185,16 +185,6 @@ def test_call_deadline_is_deadline_exceeded(sidecar_factory):
 def test_gzip_request_accepted(sidecar):
     resp = sidecar.enricher.Enrich(request([CONNECT, DISCONNECT]), compression=grpc.Compression.Gzip)
     assert len(resp.events) == 2
-
-
-def metric(port, name):
-    import urllib.request
-
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    for line in body.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise KeyError(name)
 
 
 def test_sigterm_finishes_in_flight_call(sidecar_factory):

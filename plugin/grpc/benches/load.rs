@@ -11,6 +11,9 @@
 //! 3. Flood: many `EnrichStream` calls opened at once against
 //!    `--max-streams`; reports how many were refused and the RSS growth.
 //!
+//! The relayed events carry Vector's ingest `timestamp`, so each batch goes
+//! through the reordering window (REORDER_WINDOW_MS, default serve's).
+//!
 //! Each figure is the median of RUNS runs of SECS seconds (environment
 //! variables; defaults 5 and 4). The client sends pre-encoded requests and
 //! decodes responses only down to the event bytes, so it costs little next to
@@ -241,11 +244,17 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let defaults = ServeArgs::listening_on(addr);
     let args = ServeArgs {
         forward_vector: Some(sink_addr.to_string()),
         max_message_bytes: 64 << 20,
         shutdown_grace: Duration::from_secs(1),
-        ..ServeArgs::listening_on(addr)
+        // REORDER_WINDOW_MS: the relay's reordering window (default: serve's).
+        reorder_window: std::env::var("REORDER_WINDOW_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(defaults.reorder_window, Duration::from_millis),
+        ..defaults
     };
     {
         let sunk = sunk.clone();

@@ -19,6 +19,13 @@ use tonic_prost::ProstEncoder;
 /// 1000 events or 16 000 lines of 1 KiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
 
+/// HTTP/2 stream window of the server and of the relay's downstream
+/// connection. Batches of a thousand lines are hundreds of KiB each way:
+/// HTTP/2's default 64 KiB windows would cost several round trips per batch.
+/// (Here, beside the message limit, because both size the transport of one
+/// message and both the server and the relay use it.)
+pub(crate) const WINDOW: u32 = 2 << 20;
+
 static MAX_MESSAGE_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_MESSAGE_BYTES);
 
 /// Sets the largest decoded message accepted by every codec of this process.

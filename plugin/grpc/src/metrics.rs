@@ -15,6 +15,8 @@ use postfix_enrich_core::{Event, EventKind, VerdictClass};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::vector::raw::Passthrough;
+
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -75,8 +77,10 @@ pub struct Metrics {
     pub open_streams: AtomicU64,
     /// Relay: events forwarded downstream (acknowledged).
     pub relay_forwarded: AtomicU64,
-    /// Relay: events passed without enrichment (metric, trace, no field).
-    pub relay_passthrough: AtomicU64,
+    /// Relay: events passed without enrichment, by cause (`Passthrough::ALL` order).
+    pub relay_passthrough_causes: [AtomicU64; Passthrough::ALL.len()],
+    /// Relay: batches enriched after a later batch of the same host.
+    pub relay_late_batches: AtomicU64,
     /// Relay: batches refused because the downstream failed.
     pub relay_downstream_errors: AtomicU64,
     /// Exporter: events delivered.
@@ -98,7 +102,8 @@ pub static METRICS: Metrics = Metrics {
     rejected: AtomicU64::new(0),
     open_streams: AtomicU64::new(0),
     relay_forwarded: AtomicU64::new(0),
-    relay_passthrough: AtomicU64::new(0),
+    relay_passthrough_causes: [const { AtomicU64::new(0) }; Passthrough::ALL.len()],
+    relay_late_batches: AtomicU64::new(0),
     relay_downstream_errors: AtomicU64::new(0),
     export_delivered: AtomicU64::new(0),
     export_undelivered: AtomicU64::new(0),
@@ -179,9 +184,9 @@ impl Metrics {
             "counter",
         );
         counter(
-            "postfix_enrich_relay_passthrough_events_total",
-            "Relay: events forwarded without enrichment (metrics, traces, logs without the field).",
-            &self.relay_passthrough,
+            "postfix_enrich_relay_late_batches_total",
+            "Relay: batches enriched after a later batch of the same host (beyond --reorder-window).",
+            &self.relay_late_batches,
             "counter",
         );
         counter(
@@ -208,6 +213,15 @@ impl Metrics {
             &self.export_retries,
             "counter",
         );
+        o.push_str("# HELP postfix_enrich_relay_passthrough_events_total Relay: events forwarded without enrichment, by cause.\n# TYPE postfix_enrich_relay_passthrough_events_total counter\n");
+        for (c, v) in Passthrough::ALL.iter().zip(&self.relay_passthrough_causes) {
+            let _ = writeln!(
+                o,
+                "postfix_enrich_relay_passthrough_events_total{{cause=\"{}\"}} {}",
+                c.as_str(),
+                v.load(Relaxed)
+            );
+        }
         o.push_str("# HELP postfix_enrich_verdicts_total Session verdicts by probe class.\n# TYPE postfix_enrich_verdicts_total counter\n");
         for (c, v) in VerdictClass::ALL.iter().zip(&self.verdicts) {
             let _ = writeln!(

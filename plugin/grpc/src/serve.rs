@@ -17,9 +17,6 @@ use crate::pb::vector::vector_server::VectorServer;
 use crate::service::{EnricherService, Limits};
 use crate::vector::Relay;
 
-/// HTTP/2 stream window of the server and of its downstream connection.
-pub(crate) const WINDOW: u32 = 2 << 20;
-
 /// Parses `500ms`, `30s`, `2m` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -59,6 +56,11 @@ pub struct ServeArgs {
     /// Field of Vector log events that holds the raw line.
     #[arg(long, default_value = "message")]
     pub field: String,
+    /// How long a relayed batch waits for earlier batches of the same host that
+    /// are still on their way (Vector sends several at once by default); 0:
+    /// enrich in arrival order.
+    #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+    pub reorder_window: Duration,
     /// Largest request message, after decompression (bytes): RESOURCE_EXHAUSTED above.
     #[arg(long, default_value_t = codec::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
@@ -113,10 +115,13 @@ async fn shutdown_signal() {
 }
 
 /// Sends `tracing` output to stderr at `default_level` (`RUST_LOG`
-/// overrides). A subscriber installed earlier is kept.
+/// overrides), coloured only on a terminal (a log file or journald gets
+/// plain text). A subscriber installed earlier is kept.
 pub fn init_logging(default_level: &str) {
+    use std::io::IsTerminal as _;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()))
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -156,6 +161,7 @@ pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Resul
                 args.field.clone(),
                 args.max_line_bytes,
                 args.call_timeout,
+                args.reorder_window,
                 addr,
             )?;
             health.set_serving::<VectorServer<Relay>>().await;
@@ -170,11 +176,9 @@ pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Resul
         None => None,
     };
 
-    // Batches of a thousand lines are hundreds of KiB each way: HTTP/2's
-    // default 64 KiB windows would cost several round trips per batch.
     let mut builder = Server::builder()
-        .initial_stream_window_size(Some(WINDOW))
-        .initial_connection_window_size(Some(4 * WINDOW));
+        .initial_stream_window_size(Some(codec::WINDOW))
+        .initial_connection_window_size(Some(4 * codec::WINDOW));
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
         let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;

@@ -1,7 +1,7 @@
 //! Input shared by the relay benchmarks: the real-Postfix recording as the
 //! encoded `EventWrapper`s a Vector `file` source would send.
 
-use postfix_enrich_grpc::vector::wire::{event_wrapper, EventWrapper, Log, Value};
+use postfix_enrich_grpc::vector::wire::{event_wrapper, value, EventWrapper, Log, Value};
 use prost::Message;
 
 /// The recording, one line per event.
@@ -13,7 +13,7 @@ pub fn lines() -> Vec<&'static [u8]> {
 }
 
 /// One encoded log event: the line in `message` beside the usual host,
-/// source type and file fields.
+/// source type, file and ingest timestamp fields.
 pub fn log_event(line: &[u8]) -> Vec<u8> {
     let mut log = Log::default();
     log.fields
@@ -21,6 +21,12 @@ pub fn log_event(line: &[u8]) -> Vec<u8> {
     log.fields.insert("host".into(), Value::string("vector-node-1"));
     log.fields.insert("source_type".into(), Value::string("file"));
     log.fields.insert("file".into(), Value::string("/var/log/mail.log"));
+    let read_at = prost_types::Timestamp {
+        seconds: 1_764_000_000,
+        nanos: 0,
+    };
+    log.fields
+        .insert("timestamp".into(), Value::of(value::Kind::Timestamp(read_at)));
     EventWrapper {
         event: Some(event_wrapper::Event::Log(log)),
     }

@@ -9,6 +9,15 @@
 //! what one lock per batch buys over a per-host shard map is simplicity, and
 //! on a sidecar the lock is held only for the CPU work of enrichment, while
 //! decoding, encoding and the downstream call run outside it in parallel.
+//! Batches of one sending host take the lock in the order Vector read them,
+//! not in the order they arrived ([`order`]).
+//!
+//! Log modes: with Vector's legacy (default) schema a log is an object and the
+//! line is its `--field`; the enriched fields are merged into it. With
+//! `schema.log_namespace: true` a log's root is the line itself: it becomes an
+//! object holding the enriched fields (`message` is the line, redacted), and
+//! the metadata (`%vector`, `%file`...) is kept as it was. Either way a
+//! downstream Vector sees the same enriched fields at the same paths.
 //!
 //! Retries: Vector re-sends a batch the relay refused (downstream down). Re-
 //! enriching it would feed the same lines to the context twice (a session
@@ -17,11 +26,13 @@
 //! BTreeMaps, so equal batches encode equally), and a re-sent identical batch is
 //! forwarded from there instead ([`RETRY_CACHE`] batches at most).
 
+pub mod order;
 pub mod raw;
 pub mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::Ordering::Relaxed;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,7 +45,8 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::metrics::{Method, METRICS};
 use crate::pb::vector::{vector_server, HealthCheckRequest, HealthCheckResponse, PushEventsResponse, ServingStatus};
-use raw::{RawPush, Scan};
+use order::{Sequencer, Turn};
+use raw::{Passthrough, RawPush, Scan};
 use wire::value::Kind;
 use wire::{Value, ValueMap};
 
@@ -137,6 +149,43 @@ fn batch_key(req: &RawPush) -> u64 {
     h.digest()
 }
 
+/// Counts an event forwarded unenriched, and says why the first time each
+/// cause occurs (a relay that silently passes lines on looks like it works).
+fn passed_through(cause: Passthrough) {
+    static WARNED: [AtomicBool; Passthrough::ALL.len()] = [const { AtomicBool::new(false) }; Passthrough::ALL.len()];
+    let i = Passthrough::ALL.iter().position(|c| *c == cause).unwrap_or(0);
+    METRICS.relay_passthrough_causes[i].fetch_add(1, Relaxed);
+    if !WARNED[i].swap(true, Relaxed) {
+        let why = match cause {
+            Passthrough::NotALog => "a metric or trace event: only logs are enriched",
+            Passthrough::NoField => "a log without the --field field",
+            Passthrough::FieldNotString => "a log whose --field is not a string",
+            Passthrough::RootNotString => "a namespaced log whose value is neither a string nor an object",
+            Passthrough::LineTooLong => "a line longer than --max-line-bytes",
+            Passthrough::Malformed => "an event that does not decode",
+        };
+        tracing::warn!(
+            cause = cause.as_str(),
+            "forwarding events unenriched: {why} (counted in \
+             postfix_enrich_relay_passthrough_events_total{{cause}}, logged once per cause)"
+        );
+    }
+}
+
+/// When the sending Vector read the batch's first log: its place in the
+/// order. (Only the first log is scanned here, on the async worker; the whole
+/// batch is scanned on the blocking pool.)
+fn first_stamp(req: &RawPush, field: &str, max_line_bytes: usize) -> Option<order::Stamp> {
+    req.events
+        .iter()
+        .find_map(|e| {
+            raw::scan(e, field, max_line_bytes)
+                .ok()
+                .map(|s| raw::ingest_time(e, &s))
+        })
+        .flatten()
+}
+
 /// What enriching a batch needs, shared with tokio's blocking pool.
 struct BatchEnricher {
     enricher: Mutex<Enricher>,
@@ -145,11 +194,11 @@ struct BatchEnricher {
 }
 
 impl BatchEnricher {
-    /// Enriches a batch. Only the enrichment itself holds the lock (it must
-    /// see the batch's lines in order); finding the lines and writing the
-    /// merged events run in parallel across concurrent calls.
-    fn enrich(&self, req: RawPush) -> RawPush {
-        let scans: Vec<Option<Scan>> = req
+    /// Enriches a batch during its `turn`. Only the enrichment holds the
+    /// lock and the turn (it must see the lines in order); finding the lines
+    /// and writing the merged events run in parallel across concurrent calls.
+    fn enrich(&self, req: RawPush, turn: Turn) -> RawPush {
+        let scans: Vec<Result<Scan, Passthrough>> = req
             .events
             .iter()
             .map(|e| raw::scan(e, &self.field, self.max_line_bytes))
@@ -160,12 +209,13 @@ impl BatchEnricher {
             let events = scans
                 .iter()
                 .zip(&req.events)
-                .map(|(s, e)| s.as_ref().map(|s| enricher.enrich(s.line(e))))
+                .map(|(s, e)| s.as_ref().ok().map(|s| enricher.enrich(s.line(e))))
                 .collect();
             let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
             METRICS.evictions.fetch_add(dropped, Relaxed);
             events
         };
+        drop(turn);
         let mut scratch = raw::Scratch::default();
         // One allocation for the whole enriched batch: each event is split
         // off it. An enriched event is its input plus a few hundred bytes.
@@ -176,12 +226,14 @@ impl BatchEnricher {
             .iter()
             .zip(scans.iter().zip(&events))
             .map(|(wrapper, (s, ev))| match (s, ev) {
-                (Some(s), Some(ev)) => {
+                (Ok(s), Some(ev)) => {
                     METRICS.observe_event(ev);
                     raw::splice(wrapper, s, ev, &mut scratch, &mut out)
                 }
-                _ => {
-                    METRICS.relay_passthrough.fetch_add(1, Relaxed);
+                (s, _) => {
+                    if let Err(cause) = s {
+                        passed_through(*cause);
+                    }
                     wrapper.clone()
                 }
             })
@@ -193,6 +245,7 @@ impl BatchEnricher {
 /// The relay: `vector.Vector` in, enriched, `vector.Vector` out.
 pub struct Relay {
     batches: Arc<BatchEnricher>,
+    order: Sequencer,
     call_timeout: Duration,
     downstream: Channel,
     downstream_addr: String,
@@ -201,19 +254,21 @@ pub struct Relay {
 
 impl Relay {
     /// A relay enriching `field` and forwarding to the Vector source at `addr`
-    /// (`host:port`). The connection is made lazily and re-made after failures.
+    /// (`host:port`), holding each batch up to `reorder_window` for earlier
+    /// ones ([`order`]). The connection is made lazily and re-made after failures.
     pub fn new(
         enricher: Enricher,
         field: String,
         max_line_bytes: usize,
         call_timeout: Duration,
+        reorder_window: Duration,
         addr: &str,
     ) -> anyhow::Result<Self> {
         let channel = Channel::from_shared(format!("http://{addr}"))?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
-            .initial_stream_window_size(Some(crate::serve::WINDOW))
-            .initial_connection_window_size(Some(4 * crate::serve::WINDOW))
+            .initial_stream_window_size(Some(crate::codec::WINDOW))
+            .initial_connection_window_size(Some(4 * crate::codec::WINDOW))
             .connect_lazy();
         Ok(Relay {
             batches: Arc::new(BatchEnricher {
@@ -221,6 +276,7 @@ impl Relay {
                 field,
                 max_line_bytes,
             }),
+            order: Sequencer::new(reorder_window),
             call_timeout,
             downstream: channel,
             downstream_addr: addr.to_owned(),
@@ -235,7 +291,7 @@ impl Relay {
     /// pool, so it never stalls the other tasks of an async worker (other
     /// calls' I/O, health checks). Throughput is the same either way within
     /// the load bench's noise.
-    async fn prepare(&self, req: RawPush, key: u64) -> Result<Arc<RawPush>, Status> {
+    async fn prepare(&self, req: RawPush, key: u64, peer: IpAddr) -> Result<Arc<RawPush>, Status> {
         {
             let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(i) = refused.iter().position(|(k, _)| *k == key) {
@@ -243,7 +299,9 @@ impl Relay {
             }
         }
         let batches = self.batches.clone();
-        match tokio::task::spawn_blocking(move || batches.enrich(req)).await {
+        let stamp = first_stamp(&req, &batches.field, batches.max_line_bytes);
+        let turn = self.order.turn(peer, stamp).await;
+        match tokio::task::spawn_blocking(move || batches.enrich(req, turn)).await {
             Ok(batch) => Ok(Arc::new(batch)),
             Err(e) => Err(Status::internal(format!("enriching the batch failed: {e}"))),
         }
@@ -272,10 +330,13 @@ impl Relay {
 impl vector_server::Vector for Relay {
     async fn push_events(&self, request: Request<RawPush>) -> Result<Response<PushEventsResponse>, Status> {
         let start = Instant::now();
+        let peer = request
+            .remote_addr()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         let req = request.into_inner();
         let n = req.events.len() as u64;
         let key = batch_key(&req);
-        let batch = self.prepare(req, key).await?;
+        let batch = self.prepare(req, key, peer).await?;
         let result = tokio::time::timeout(self.call_timeout, self.forward(batch.clone())).await;
         let status = match result {
             Ok(Ok(_)) => {

@@ -553,6 +553,9 @@ fn write_entries(ev: &Event<'_>, out: &mut Vec<u8>, tops: Option<&mut Vec<TopEnt
 pub struct Scan {
     log: std::ops::Range<usize>,
     line: std::ops::Range<usize>,
+    /// The log's root is the line itself (Vector's namespaced mode,
+    /// `schema.log_namespace: true`), not an object holding it.
+    string_root: bool,
 }
 
 impl Scan {
@@ -562,33 +565,157 @@ impl Scan {
     }
 }
 
+/// Why an event is forwarded without enrichment. Each is counted
+/// (`postfix_enrich_relay_passthrough_events_total{cause}`) and logged once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passthrough {
+    /// A metric or a trace: only logs carry lines.
+    NotALog,
+    /// An object-root log without the `--field` field.
+    NoField,
+    /// The `--field` field holds something other than a string.
+    FieldNotString,
+    /// A namespaced log whose root is neither a string nor an object.
+    RootNotString,
+    /// The line is longer than `--max-line-bytes`.
+    LineTooLong,
+    /// The event does not decode as protobuf.
+    Malformed,
+}
+
+impl Passthrough {
+    /// Every cause, in the order of their metric series.
+    pub const ALL: [Passthrough; 6] = [
+        Passthrough::NotALog,
+        Passthrough::NoField,
+        Passthrough::FieldNotString,
+        Passthrough::RootNotString,
+        Passthrough::LineTooLong,
+        Passthrough::Malformed,
+    ];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Passthrough::NotALog => "not_a_log",
+            Passthrough::NoField => "no_field",
+            Passthrough::FieldNotString => "field_not_string",
+            Passthrough::RootNotString => "root_not_string",
+            Passthrough::LineTooLong => "line_too_long",
+            Passthrough::Malformed => "malformed",
+        }
+    }
+}
+
 fn range_in(outer: &[u8], inner: &[u8]) -> std::ops::Range<usize> {
     let start = inner.as_ptr() as usize - outer.as_ptr() as usize;
     start..start + inner.len()
 }
 
-/// Finds the line to enrich: `None` unless the event is a log with an
-/// object root whose `field` is a string of at most `max_line` bytes.
-pub fn scan(wrapper: &[u8], field: &str, max_line: usize) -> Option<Scan> {
+/// Finds the line to enrich: in a log with an object root, the string in
+/// `field`; in a log whose root is a string (Vector's namespaced mode), the
+/// root itself. Anything else says why it is passed through.
+pub fn scan(wrapper: &[u8], field: &str, max_line: usize) -> Result<Scan, Passthrough> {
     // EventWrapper: a log is field 1.
-    let log = fields(wrapper).filter(|f| f.tag == 1 && f.wire_type == 2).last()?.data;
-    let mut line = None;
+    let mut it = fields(wrapper);
+    let log = it.by_ref().filter(|f| f.tag == 1 && f.wire_type == 2).last();
+    if it.malformed {
+        return Err(Passthrough::Malformed);
+    }
+    let log = log.ok_or(Passthrough::NotALog)?.data;
+    let (mut entry, mut root) = (None, None);
     let mut it = fields(log);
     for f in it.by_ref() {
         match (f.tag, f.wire_type) {
-            (1, 2) if entry_key(f.data) == Some(field.as_bytes()) => {
-                line = map_entry(f.data).and_then(|(_, v)| value_bytes(v));
-            }
-            // A non-object root: nothing to merge into.
-            (2, _) => return None,
+            (1, 2) if entry_key(f.data) == Some(field.as_bytes()) => entry = Some(f.data),
+            // `Log.value`: set when the root is not an object. Vector then
+            // also writes a dummy `fields` entry named ".", ignored on decoding.
+            (2, 2) => root = Some(f.data),
             _ => {}
         }
     }
-    let line = line.filter(|l| !it.malformed && l.len() <= max_line)?;
-    Some(Scan {
+    if it.malformed {
+        return Err(Passthrough::Malformed);
+    }
+    let (line, string_root) = match root {
+        Some(value) => (value_bytes(value).ok_or(Passthrough::RootNotString)?, true),
+        None => {
+            let (_, value) = map_entry(entry.ok_or(Passthrough::NoField)?).ok_or(Passthrough::Malformed)?;
+            (value_bytes(value).ok_or(Passthrough::FieldNotString)?, false)
+        }
+    };
+    if line.len() > max_line {
+        return Err(Passthrough::LineTooLong);
+    }
+    Ok(Scan {
         log: range_in(wrapper, log),
         line: range_in(wrapper, line),
+        string_root,
     })
+}
+
+/// The instant a `Value` holding a timestamp names, as (seconds, nanos).
+fn value_timestamp(value: &[u8]) -> Option<(i64, i32)> {
+    let f = fields(value).next()?;
+    if f.tag != 2 || f.wire_type != 2 {
+        return None;
+    }
+    let (mut secs, mut nanos) = (0i64, 0i32);
+    for t in fields(f.data) {
+        let mut pos = 0;
+        let key = read_varint(t.raw, &mut pos)?;
+        let v = read_varint(t.raw, &mut pos)?;
+        match key {
+            0x08 => secs = v as i64,
+            0x10 => nanos = v as i32,
+            _ => {}
+        }
+    }
+    Some((secs, nanos))
+}
+
+/// The value under `key` in a `ValueMap` body (a list of entries).
+fn map_get<'a>(entries: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    fields(entries)
+        .filter(|f| f.tag == 1 && f.wire_type == 2)
+        .find(|f| entry_key(f.data) == Some(key))
+        .and_then(|f| map_entry(f.data))
+        .map(|(_, v)| v)
+}
+
+/// The body of a `Value` holding a map.
+fn value_map(value: &[u8]) -> Option<&[u8]> {
+    let f = fields(value).next()?;
+    (f.tag == 7 && f.wire_type == 2).then_some(f.data)
+}
+
+/// When Vector read the event: its ingest time, which the sending Vector's
+/// sources stamp in reading order. In the legacy mode it is the `timestamp`
+/// field; in the namespaced mode `%vector.ingest_timestamp` in the metadata.
+/// `None` for events without one (or where a transform replaced it by
+/// something other than a timestamp).
+pub fn ingest_time(wrapper: &[u8], scan: &Scan) -> Option<(i64, i32)> {
+    let log = &wrapper[scan.log.clone()];
+    let mut from_metadata = None;
+    for f in fields(log) {
+        match (f.tag, f.wire_type, scan.string_root) {
+            (1, 2, false) if entry_key(f.data) == Some(b"timestamp") => {
+                return map_entry(f.data).and_then(|(_, v)| value_timestamp(v));
+            }
+            // `Log.metadata_full`: `Metadata.value` is its field 1.
+            (4, 2, true) => {
+                from_metadata = fields(f.data)
+                    .find(|m| m.tag == 1 && m.wire_type == 2)
+                    .and_then(|m| value_map(m.data))
+                    .and_then(|m| map_get(m, b"vector"))
+                    .and_then(value_map)
+                    .and_then(|m| map_get(m, b"ingest_timestamp"))
+                    .and_then(value_timestamp);
+            }
+            _ => {}
+        }
+    }
+    from_metadata
 }
 
 /// Buffers `splice` reuses from one event to the next.
@@ -653,6 +780,21 @@ pub fn splice(wrapper: &[u8], scan: &Scan, ev: &Event<'_>, scratch: &mut Scratch
     write_entries(ev, entries, Some(tops));
     let (entries, tops) = (&entries[..], &tops[..]);
     let mut kept_len = 0;
+    if scan.string_root {
+        // The line becomes an object: the enriched fields (`message` among
+        // them) replace the root value and Vector's dummy "." entry; the
+        // metadata stays as it was.
+        for f in fields(log).filter(|f| f.tag != 1 && f.tag != 2) {
+            kept_len += f.raw.len();
+            kept.push(range_in(log, f.raw));
+        }
+        return finish_log(out, kept_len + entries.len(), |out| {
+            for k in kept.iter() {
+                out.extend_from_slice(&log[k.clone()]);
+            }
+            out.extend_from_slice(entries);
+        });
+    }
     for f in fields(log) {
         match replacement(&f, entries, tops) {
             None => {
@@ -811,9 +953,103 @@ mod tests {
     #[test]
     fn untouched_without_the_field() {
         let input = log(&[("other", Value::string("x"))]).encode_to_vec();
-        assert!(scan(&input, "message", 1 << 20).is_none());
-        assert!(scan(b"\x12\x03abc", "message", 1 << 20).is_none()); // a metric
+        assert_eq!(scan(&input, "message", 1 << 20).err(), Some(Passthrough::NoField));
+        let metric = b"\x12\x03abc";
+        assert_eq!(scan(metric, "message", 1 << 20).err(), Some(Passthrough::NotALog));
         let long = log(&[("message", Value::string("x".repeat(100)))]).encode_to_vec();
-        assert!(scan(&long, "message", 99).is_none());
+        assert_eq!(scan(&long, "message", 99).err(), Some(Passthrough::LineTooLong));
+        let number = log(&[("message", Value::of(Kind::Integer(7)))]).encode_to_vec();
+        assert_eq!(
+            scan(&number, "message", 1 << 20).err(),
+            Some(Passthrough::FieldNotString)
+        );
+        let truncated = &long[..long.len() - 3];
+        assert_eq!(scan(truncated, "message", 1 << 20).err(), Some(Passthrough::Malformed));
+        let mut namespaced_number = namespaced(Value::of(Kind::Integer(7)), (1, 0));
+        let Some(event_wrapper::Event::Log(l)) = &mut namespaced_number.event else {
+            unreachable!()
+        };
+        l.fields.clear();
+        let bytes = namespaced_number.encode_to_vec();
+        assert_eq!(scan(&bytes, "message", 1 << 20).err(), Some(Passthrough::RootNotString));
+    }
+
+    fn map(entries: &[(&str, Value)]) -> Value {
+        let fields = entries.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        Value::of(Kind::Map(ValueMap { fields }))
+    }
+
+    fn stamp((seconds, nanos): (i64, i32)) -> Value {
+        Value::of(Kind::Timestamp(prost_types::Timestamp { seconds, nanos }))
+    }
+
+    /// A log as Vector's namespaced mode sends it: the root value, a dummy
+    /// "." field, and `%vector` in the metadata.
+    fn namespaced(root: Value, read_at: (i64, i32)) -> EventWrapper {
+        let meta_value = map(&[(
+            "vector",
+            map(&[
+                ("source_type", Value::string("file")),
+                ("ingest_timestamp", stamp(read_at)),
+            ]),
+        )]);
+        let body = meta_value.encode_to_vec();
+        let mut metadata_full = vec![0x0a]; // Metadata.value
+        prost::encoding::encode_varint(body.len() as u64, &mut metadata_full);
+        metadata_full.extend_from_slice(&body);
+        let mut l = Log::default();
+        l.fields.insert(".".to_owned(), Value::of(Kind::Null(0)));
+        l.value = Some(root);
+        l.metadata = Some(Bytes::from(body));
+        l.metadata_full = Some(Bytes::from(metadata_full));
+        EventWrapper {
+            event: Some(event_wrapper::Event::Log(l)),
+        }
+    }
+
+    fn relayed(input: &EventWrapper) -> Log {
+        let bytes = input.encode_to_vec();
+        let s = scan(&bytes, "message", 1 << 20).expect("a line");
+        let ev = Enricher::new(Config::default()).enrich(s.line(&bytes));
+        let out = splice(&bytes, &s, &ev, &mut Scratch::default(), &mut BytesMut::new());
+        match EventWrapper::decode(out).unwrap().event {
+            Some(event_wrapper::Event::Log(l)) => l,
+            _ => panic!("a log"),
+        }
+    }
+
+    /// Legacy and namespaced logs of the same line come out with the same
+    /// enriched fields at the same paths, and their read time is found in
+    /// either place.
+    #[test]
+    fn both_log_modes_are_enriched_alike() {
+        let line =
+            "Jun 19 16:27:22 mx postfix/smtpd[7]: disconnect from unknown[192.0.2.7] auth=0/1 quit=1 commands=1/2";
+        let read_at = (1_718_807_242, 123_456_789);
+        let legacy = log(&[("message", Value::string(line)), ("timestamp", stamp(read_at))]);
+        let spaced = namespaced(Value::string(line), read_at);
+        let expected = crate::vector::event_fields(&Enricher::new(Config::default()).enrich(line.as_bytes()));
+        assert!(expected.contains_key("postfix") && expected.contains_key("client"));
+
+        for (mode, input) in [("legacy", &legacy), ("namespaced", &spaced)] {
+            let bytes = input.encode_to_vec();
+            let s = scan(&bytes, "message", 1 << 20).expect("a line");
+            assert_eq!(s.line(&bytes), line.as_bytes(), "{mode}");
+            assert_eq!(ingest_time(&bytes, &s), Some(read_at), "{mode}");
+            let out = relayed(input);
+            for (k, v) in &expected {
+                assert_eq!(out.fields.get(k), Some(v), "{mode}: {k}");
+            }
+            assert!(out.value.is_none(), "{mode}: the root is an object");
+        }
+        // Namespaced: nothing but the enriched fields (the dummy "." is gone),
+        // and the metadata byte for byte.
+        let out = relayed(&spaced);
+        assert_eq!(out.fields, expected);
+        let Some(event_wrapper::Event::Log(sent)) = &spaced.event else {
+            unreachable!()
+        };
+        assert_eq!(out.metadata_full, sent.metadata_full);
+        assert_eq!(out.metadata, sent.metadata);
     }
 }
