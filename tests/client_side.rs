@@ -374,3 +374,29 @@ fn other_lines_that_name_a_message_or_client() {
     assert_eq!(ev["postfix"]["event"], "sasl_failure");
     assert!(ev["postfix"]["sasl"]["reason"].is_null(), "{}", ev["postfix"]["sasl"]);
 }
+
+/// Real Postfix 3.7 lines (tests/corpus, scenario anvil_message_rate): the
+/// refused MAIL and RCPT are the limits' doing, logged as warnings rather
+/// than rejects, so they are no protocol violation and the two messages
+/// that did go through make the session `mail_accepted`.
+#[test]
+fn rate_limited_commands_are_not_a_protocol_violation() {
+    let evs = events(&[
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: connect from unknown[127.0.0.44]:38553",
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: 81B0C1F00B0: client=unknown[127.0.0.44]:38553",
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: 82CE81F00B1: client=unknown[127.0.0.44]:38553",
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: warning: Recipient address rate limit exceeded: 4 from unknown[127.0.0.44]:38553 for service smtp",
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: warning: Message delivery request rate limit exceeded: 3 from unknown[127.0.0.44]:38553 for service smtp",
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: disconnect from unknown[127.0.0.44]:38553 ehlo=1 mail=2/3 rcpt=3/4 data=2 quit=1 commands=9/11",
+    ]);
+    let probe = &evs[5]["probe"];
+    assert_eq!(probe["class"], "mail_accepted", "{probe}");
+    // Without the warnings the same statistics are unexplained failures.
+    let evs = events(&[
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: connect from unknown[127.0.0.44]:38553",
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: 81B0C1F00B0: client=unknown[127.0.0.44]:38553",
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: 82CE81F00B1: client=unknown[127.0.0.44]:38553",
+        "Nov 30 18:34:52 mail postfix/smtpd[29666]: disconnect from unknown[127.0.0.44]:38553 ehlo=1 mail=2/3 rcpt=3/4 data=2 quit=1 commands=9/11",
+    ]);
+    assert_eq!(evs[3]["probe"]["class"], "protocol_violation");
+}

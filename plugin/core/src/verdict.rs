@@ -516,10 +516,26 @@ impl SessionFacts {
                         return false;
                     }
                 }
+                if self.rate_limited(verb) {
+                    // smtpd answers a rate-limited MAIL or RCPT with 421/450 and
+                    // logs the anvil warning, not a reject line.
+                    return false;
+                }
                 let explained = self.rejects.at(verb) + self.ended_in(verb) as u32;
                 total - ok > explained
             })
             .collect()
+    }
+
+    /// An anvil limit that gates `verb` was hit in this session, so its
+    /// failures are the limit's, not the client's syntax.
+    fn rate_limited(&self, verb: &str) -> bool {
+        let kind = match verb {
+            "mail" => "message_rate",
+            "rcpt" => "recipient_rate",
+            _ => return false,
+        };
+        self.rate_limits.contains(&kind)
     }
 
     /// Only unrecognised commands (and QUIT): an SSH banner, binary junk.
