@@ -279,6 +279,30 @@ struct Share {
     excused: usize,
 }
 
+impl Share {
+    fn add(&mut self, o: &Share) {
+        self.rows += o.rows;
+        self.recognised += o.recognised;
+        self.specific += o.specific;
+        self.target += o.target;
+        self.target_ok += o.target_ok;
+        self.excused += o.excused;
+    }
+
+    fn print(&self, class: &str) {
+        let pct = |n: usize, d: usize| 100.0 * n as f64 / d.max(1) as f64;
+        println!(
+            "{class:>9}: {:>3} rows, recognised {:5.1}%, specific kind {:5.1}%, naming a client/server/queue id/limit {:>3}, of which complete {:5.1}% (+{} listed as not target)",
+            self.rows,
+            pct(self.recognised, self.rows),
+            pct(self.specific, self.rows),
+            self.target,
+            pct(self.target_ok, self.target),
+            self.excused
+        );
+    }
+}
+
 #[test]
 fn catalog_rows_are_recognised() {
     let all = rows();
@@ -339,38 +363,16 @@ fn catalog_rows_are_recognised() {
             ));
         }
     }
-    let pct = |n: usize, d: usize| 100.0 * n as f64 / d.max(1) as f64;
     println!(
         "catalog rows (session, probe, delivery, tls, sasl): {} ({notation} notation rows left out)",
         rows.len()
     );
     let mut total = Share::default();
     for (class, s) in &shares {
-        println!(
-            "{class:>9}: {:>3} rows, recognised {:5.1}%, specific kind {:5.1}%, naming a client/server/queue id/limit {:>3}, of which complete {:5.1}% (+{} listed as not target)",
-            s.rows,
-            pct(s.recognised, s.rows),
-            pct(s.specific, s.rows),
-            s.target,
-            pct(s.target_ok, s.target),
-            s.excused
-        );
-        total.rows += s.rows;
-        total.recognised += s.recognised;
-        total.specific += s.specific;
-        total.target += s.target;
-        total.target_ok += s.target_ok;
-        total.excused += s.excused;
+        s.print(class);
+        total.add(s);
     }
-    println!(
-        "      all: {:>3} rows, recognised {:5.1}%, specific kind {:5.1}%, naming a client/server/queue id/limit {:>3}, of which complete {:5.1}% (+{} listed as not target)",
-        total.rows,
-        pct(total.recognised, total.rows),
-        pct(total.specific, total.rows),
-        total.target,
-        pct(total.target_ok, total.target),
-        total.excused
-    );
+    total.print("all");
     println!("by kind: {by_kind:?}");
     for m in &missed {
         println!("MISSED {m}");

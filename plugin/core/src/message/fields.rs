@@ -47,7 +47,12 @@ pub fn peer(s: &str) -> Option<(Peer<'_>, &str)> {
 /// address or `unknown` (so `[data 3 bytes]` or `[%s]` is not taken).
 pub fn peer_in(s: &str) -> Option<Peer<'_>> {
     let mut from = 0;
-    while let Some(i) = memchr::memchr(b'[', &s.as_bytes()[from..]) {
+    // Postfix names a peer early; a hostile line full of '[' must not cost
+    // a scan to the next ']' per bracket.
+    for _ in 0..8 {
+        let Some(i) = memchr::memchr(b'[', &s.as_bytes()[from..]) else {
+            break;
+        };
         let open = from + i;
         let start = s[..open].rfind([' ', '(', '<', '\'', '"']).map_or(0, |j| j + 1);
         if let Some((p, _)) = peer(&s[start..]) {

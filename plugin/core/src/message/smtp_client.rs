@@ -69,12 +69,6 @@ fn stage_of(phrase: &str) -> Option<&'static str> {
         })
 }
 
-/// A reply with the newlines Postfix turned into spaces, or `None` when the
-/// text does not start with a code.
-fn reply_in(s: &str) -> Option<Reply<'_>> {
-    fields::reply(s)
-}
-
 /// Splits `H[A](:P)<sep>rest` where `sep` must follow the peer.
 fn peer_then<'a>(s: &'a str, sep: &str) -> Option<(Peer<'a>, &'a str)> {
     let (peer, rest) = fields::peer(s)?;
@@ -91,12 +85,14 @@ pub fn parse(text: &str) -> Option<RemoteReply<'_>> {
                 return Some(said_text(server, said, "remote_reply"));
             }
             let (server, said) = peer_then(rest, " refused to talk to me: ")?;
-            // The greeting and the HELO/EHLO/LHLO reply use the same words.
+            // The greeting and the HELO/EHLO/LHLO reply use the same words,
+            // so the stage is not known.
+            let reply = fields::reply(said);
             return Some(RemoteReply {
                 failure: Some("refused_to_talk"),
                 server: Some(server),
-                reply: reply_in(said),
-                detail: reply_in(said).is_none().then_some(said),
+                reply,
+                detail: reply.is_none().then_some(said),
                 ..RemoteReply::default()
             });
         }
@@ -137,7 +133,7 @@ fn said_text<'a>(server: Peer<'a>, said: &'a str, failure: &'static str) -> Remo
         Some((r, x)) => (r, stage_of(x.strip_suffix(')').unwrap_or(x))),
         None => (said, None),
     };
-    let reply = reply_in(reply_text);
+    let reply = fields::reply(reply_text);
     RemoteReply {
         failure: Some(failure),
         server: Some(server),
@@ -230,7 +226,7 @@ fn tls_failure(text: &str) -> Option<RemoteReply<'_>> {
     // "... host H[A] refused to start TLS: <reply>": the reply follows the first ": ".
     let reply = server
         .and_then(|(_, r)| r.split_once(": "))
-        .and_then(|(_, r)| reply_in(r));
+        .and_then(|(_, r)| fields::reply(r));
     Some(RemoteReply {
         failure: Some("tls_failed"),
         server: server.map(|(p, _)| p),
@@ -248,7 +244,7 @@ pub fn delivery_text(text: &str) -> Option<RemoteReply<'_>> {
     if let Some(r) = parse(text) {
         return Some(r);
     }
-    let Some(reply) = reply_in(text) else {
+    let Some(reply) = fields::reply(text) else {
         // Other texts that name the server ("message size N exceeds size
         // limit M of server H[A]", "The last attempted server was H[A]").
         let server = fields::peer_in(text)?;
