@@ -381,6 +381,26 @@ fn failed_commands_without_reject_are_a_named_protocol_violation() {
 }
 
 #[test]
+fn a_content_reject_by_cleanup_explains_the_failed_data() {
+    let l = [
+        smtpd(4262, 0, "connect from unknown[192.0.2.50]:40134"),
+        smtpd(4262, 0, "4Q1ZnF0bBczQq: client=unknown[192.0.2.50]:40134"),
+        "Nov 26 16:46:01 mail postfix/cleanup[4301]: 4Q1ZnF0bBczQq: reject: header Subject: You won a prize from \
+         unknown[192.0.2.50]:40134; from=<spam@example.net> to=<bob@example.com> proto=ESMTP helo=<x>: 5.7.1 Spam \
+         rejected"
+            .to_string(),
+        smtpd(
+            4262,
+            1,
+            "disconnect from unknown[192.0.2.50]:40134 ehlo=1 mail=1 rcpt=1 data=0/1 quit=1 commands=4/5",
+        ),
+    ];
+    let v = verdict(&l);
+    assert_eq!(class(&v), "policy_rejected", "{v:#?}");
+    assert!(!has_reason(&v, "no reject logged"), "{v:#?}");
+}
+
+#[test]
 fn error_limit_outranks_refused_vrfy() {
     // disable_vrfy_command=yes: "502 5.5.1 VRFY command is disabled", no log line.
     let l = [

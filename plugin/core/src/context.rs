@@ -228,9 +228,16 @@ impl Context {
                 Message::QueueActive { .. } => Some(MessageState::Queued),
                 _ => None,
             };
-            if let (Some(state), Some(session)) = (state, ev.postfix.session_id) {
+            // cleanup's header/body and milter rejects fail the session's DATA.
+            let content_reject = daemon == "cleanup" && ev.postfix.event == EventKind::Reject;
+            if let Some(session) = ev.postfix.session_id.filter(|_| state.is_some() || content_reject) {
                 if let Some(s) = self.sessions.get_mut(process, now).filter(|s| s.id == session) {
-                    s.facts.confirm_queued(qid, state);
+                    if let Some(state) = state {
+                        s.facts.confirm_queued(qid, state);
+                    }
+                    if content_reject {
+                        record_reject(&mut s.facts, ev);
+                    }
                 }
             }
             if let (Some(session), Some(related)) = (ev.postfix.session_id, ev.postfix.related_queue_id.as_deref()) {

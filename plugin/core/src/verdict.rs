@@ -292,10 +292,11 @@ const REJECT_STAGES: [&str; 10] = [
     "connect", "helo", "ehlo", "mail", "rcpt", "data", "bdat", "vrfy", "expn", "etrn",
 ];
 
-/// The statistics' verb name of a reject line's stage.
+/// The statistics' verb name of a reject line's stage. cleanup's content
+/// rejects (`reject: header ...`, `body`, milter `END-OF-MESSAGE`) fail DATA.
 fn reject_stage_index(stage: &str) -> Option<usize> {
     let name = match stage {
-        "END-OF-MESSAGE" => "data",
+        "END-OF-MESSAGE" | "header" | "body" | "content" => "data",
         s => s,
     };
     REJECT_STAGES.iter().position(|v| v.eq_ignore_ascii_case(name))
