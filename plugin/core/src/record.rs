@@ -265,6 +265,9 @@ impl Records {
             message => {
                 let cap = self.limits.max_recipients;
                 let m = self.get_or_open(k, qid, daemon == "cleanup", stamp, now);
+                // smtpd's own later lines (a rejected RCPT) do not take a
+                // transaction any further than its `client=` line did.
+                m.progressed |= daemon != "smtpd";
                 match message {
                     Message::MessageId(_, id) => m.message_id = Some(boxed(id)),
                     Message::QueueActive { from, size, nrcpt, .. } => {
@@ -311,7 +314,6 @@ impl Records {
         if stamp.is_some() {
             m.last_seen = stamp;
         }
-        m.progressed = true;
         m
     }
 
@@ -639,6 +641,7 @@ mod tests {
         for l in [
             "postfix/smtpd[14030]: connect from unknown[127.0.0.14]:45991",
             "postfix/smtpd[14030]: 6D2E7B4044: client=unknown[127.0.0.14]:45991",
+            "postfix/smtpd[14030]: 6D2E7B4044: reject: RCPT from unknown[127.0.0.14]:45991: 550 5.1.1 <nobody@lab.test>: Recipient address rejected: User unknown in local recipient table; from=<x@example.com> to=<nobody@lab.test> proto=SMTP helo=<h>",
             "postfix/smtpd[14030]: disconnect from unknown[127.0.0.14]:45991 helo=1 mail=1 rcpt=1/4 rset=1 quit=1 commands=5/8",
         ] {
             e.enrich(format!("Nov 26 16:45:00 mail {l}").as_bytes());
