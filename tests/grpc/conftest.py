@@ -283,8 +283,8 @@ def proto_event_to_json(msg):
         if f.has_presence and not msg.HasField(name):
             continue
         v = getattr(msg, name)
-        if name == "timestamp" and f.message_type and f.message_type.full_name == "google.protobuf.Timestamp":
-            out["@timestamp"] = ts_instant(v.seconds, v.nanos)
+        if f.message_type and f.message_type.full_name == "google.protobuf.Timestamp":
+            out["@timestamp" if name == "timestamp" else name] = ts_instant(v.seconds, v.nanos)
             continue
         if f.message_type:
             out[name] = proto_event_to_json(v)
@@ -315,6 +315,11 @@ def comparable(json_event):
     e = dict(json_event)
     if "@timestamp" in e:
         e["@timestamp"] = json_instant(e["@timestamp"])
+    record = e.get("postfix", {}).get("message")
+    if record:
+        # The message record's times are protobuf Timestamps too.
+        record = {k: json_instant(v) if k in ("first_seen", "last_seen") else v for k, v in record.items()}
+        e["postfix"] = {**e["postfix"], "message": record}
     return e
 
 
@@ -342,7 +347,12 @@ def strict_schema():
 
 def for_schema(event):
     """An event as JSON text would carry it (instants back to RFC 3339)."""
-    e = dict(event)
-    if isinstance(e.get("@timestamp"), datetime.datetime):
-        e["@timestamp"] = e["@timestamp"].isoformat()
-    return e
+    def text(v):
+        if isinstance(v, datetime.datetime):
+            return v.isoformat()
+        if isinstance(v, dict):
+            return {k: text(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [text(x) for x in v]
+        return v
+    return text(event)

@@ -225,7 +225,7 @@ def test_metrics_endpoint(sidecar_factory):
     assert metric(mport, "postfix_enrich_lines_in_total") == 3
     assert metric(mport, "postfix_enrich_events_out_total") == 3
     assert metric(mport, "postfix_enrich_unparsed_total") >= 1
-    assert metric(mport, 'postfix_enrich_verdicts_total{class="ehlo_quit_probe"}') == 1
+    assert metric(mport, 'postfix_enrich_verdicts_total{class="ehlo_quit_probe",suspicious="true"}') == 1
     assert metric(mport, 'postfix_enrich_request_seconds_count{method="Enrich"}') == 1
 
 

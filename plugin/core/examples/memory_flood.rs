@@ -14,6 +14,15 @@
 //! cargo run --release -p postfix-enrich-core --example memory_flood -- 1000000 --fat 2000
 //! ```
 //!
+//! `--max-messages N` sets the cap on open messages (the message record's
+//! map; default 100,000), so that the "open messages" phase, a million
+//! messages with a sender, a message-id and one deferred recipient each that
+//! are never removed, can be measured with all of them held.
+//!
+//! ```text
+//! cargo run --release -p postfix-enrich-core --example memory_flood -- 1000000 --max-messages 1000000
+//! ```
+//!
 //! `--fat N` adds a verbose-trace phase: every open session sends an `EHLO`
 //! and 16 `AUTH` commands whose arguments are N bytes long (Postfix's
 //! `line_length_limit` is 2048 by default), which measures the strings a
@@ -37,7 +46,7 @@ fn status(field: &str) -> String {
 fn report(phase: &str, e: &Enricher, lines: u64) {
     let s = e.stats();
     println!(
-        "{phase:<28} lines={lines:<9} VmHWM={:<11} VmRSS={:<11} sessions={}/{}ev queue={}/{}ev postscreen={}/{}ev clients={}/{}ev",
+        "{phase:<28} lines={lines:<9} VmHWM={:<11} VmRSS={:<11} sessions={}/{}ev queue={}/{}ev postscreen={}/{}ev clients={}/{}ev messages={}/{}ev",
         status("VmHWM:"),
         status("VmRSS:"),
         s.sessions.live,
@@ -48,6 +57,8 @@ fn report(phase: &str, e: &Enricher, lines: u64) {
         s.postscreen.evicted,
         s.clients.live,
         s.clients.evicted,
+        s.messages.live,
+        s.messages.evicted,
     );
 }
 
@@ -65,7 +76,16 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|a| a.parse().ok())
         .unwrap_or(0);
-    let config = Config::default();
+    let mut config = Config::default();
+    if let Some(cap) = args
+        .iter()
+        .position(|a| a == "--max-messages")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|a| a.parse().ok())
+    {
+        config.messages.max_messages = cap;
+    }
+    println!("messages: {:?}", config.messages);
     println!("limits: {:?}", config.limits);
     let mut e = Enricher::new(config);
     let mut line = Vec::with_capacity(4096);
@@ -141,6 +161,30 @@ fn main() {
         feed(&mut e, &mut line);
     }
     report("clients (windows)", &e, n);
+
+    // Open messages that never end: local submissions with a sender, a
+    // message-id and one deferred recipient each (what a record holds while
+    // Postfix retries), none removed.
+    for i in 0..n {
+        let qid = format!("{:010X}", 0x10_0000_0000 + i);
+        write!(line, "{STAMP} postfix/pickup[97]: {qid}: uid=1000 from=<user{i}>").unwrap();
+        feed(&mut e, &mut line);
+        write!(
+            line,
+            "{STAMP} postfix/cleanup[96]: {qid}: message-id=<{qid}.{i}@client.example.org>"
+        )
+        .unwrap();
+        feed(&mut e, &mut line);
+        write!(
+            line,
+            "{STAMP} postfix/qmgr[99]: {qid}: from=<user{i}@example.org>, size=1234, nrcpt=1 (queue active)"
+        )
+        .unwrap();
+        feed(&mut e, &mut line);
+        write!(line, "{STAMP} postfix/smtp[95]: {qid}: to=<rcpt{i}@example.net>, relay=none, delay=0.2, delays=0.1/0/0.1/0, dsn=4.4.1, status=deferred (connect to mx.example.net[203.0.113.7]:25: Connection refused)").unwrap();
+        feed(&mut e, &mut line);
+    }
+    report("open messages", &e, n * 4);
 
     if fat > 0 {
         let cap = e.config().limits.max_sessions as u64;

@@ -60,15 +60,23 @@ pub struct ContextStats {
     pub clients: MapStats,
     /// Sessions replaced by a new `connect from` before their `disconnect from`.
     pub unfinished_sessions: u64,
+    /// Open messages behind `postfix.message` (kept by [`crate::record`], filled in by `Enricher::stats`).
+    pub messages: MapStats,
 }
 
 impl ContextStats {
     /// Evictions and expiries of all maps together.
     pub fn dropped(&self) -> u64 {
-        [self.sessions, self.queue_links, self.postscreen, self.clients]
-            .iter()
-            .map(|m| m.evicted + m.expired)
-            .sum()
+        [
+            self.sessions,
+            self.queue_links,
+            self.postscreen,
+            self.clients,
+            self.messages,
+        ]
+        .iter()
+        .map(|m| m.evicted + m.expired)
+        .sum()
     }
 }
 
@@ -189,6 +197,7 @@ impl Context {
             postscreen: self.postscreen.stats(),
             clients: self.clients.stats(),
             unfinished_sessions: self.unfinished,
+            ..ContextStats::default()
         }
     }
 

@@ -604,6 +604,9 @@ event_struct! {
         /// True when part of `message` was replaced by `[redacted]`.
         #[serde(skip_serializing_if = "is_false")]
         pub redacted: bool,
+        /// The message's record: present on the last line Postfix writes for a queue id (its `removed` line).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub message: Option<Box<MessageRecord<'a>>>,
     }
 }
 
@@ -793,6 +796,134 @@ event_struct! {
         pub retained: u32,
         /// Expired entries removed.
         pub dropped: u32,
+    }
+}
+
+// The message record (`postfix.message`), assembled by `crate::record`.
+
+event_struct! {
+    /// One message as the log told it, from its entry into the queue to its removal.
+    pub struct MessageRecord<'a> {
+        /// Queue id.
+        pub queue_id: Str<'a>,
+        /// Session that submitted the message (smtpd), when it was known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub session_id: Option<SessionId>,
+        /// How the message entered the queue: smtpd (`client=` line), pickup (local submission), notice (a bounce or delay notice Postfix wrote), other (through cleanup without either, e.g. a forwarded copy), unknown (its entry was not seen).
+        pub origin: &'static str,
+        /// The SMTP client that submitted it (smtpd messages).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub client: Option<MessageClient<'a>>,
+        /// SASL user that submitted it (hashed or dropped when so configured).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub user: Option<Str<'a>>,
+        /// SASL mechanism of that user.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub sasl_method: Option<Str<'a>>,
+        /// Envelope sender (empty for the null sender).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub sender: Option<Str<'a>>,
+        /// Size in bytes (qmgr).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub size: Option<u64>,
+        /// Recipient count of the queue file (qmgr).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub nrcpt: Option<u32>,
+        /// Message-ID header value.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub message_id: Option<Str<'a>>,
+        /// Time of the first line about the queue id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub first_seen: Option<Timestamp>,
+        /// Time of the last line about the queue id (this one).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub last_seen: Option<Timestamp>,
+        /// Seconds from arrival to the last delivery attempt: the largest `delay=` Postfix logged for a recipient.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub delay: Option<f64>,
+        /// How the queue file ended: removed (qmgr, after every recipient was done), deleted (postsuper), canceled or discarded (cleanup, Postfix 3.10+).
+        pub end: &'static str,
+        /// True when the message expired (`status=expired` or `force-expired`, returned to sender).
+        pub expired: bool,
+        /// Recipients in the order Postfix first logged them, with their final status.
+        pub recipients: Vec<RecipientRecord<'a>>,
+        /// Delivery status lines about recipients beyond the per-message cap (a recipient deferred and then delivered counts twice).
+        pub recipients_omitted: u32,
+        /// Queue id of the non-delivery notice Postfix wrote about this message.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub bounce_queue_id: Option<Str<'a>>,
+        /// For a notice: the queue id of the message it reports on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub notice_of: Option<Str<'a>>,
+        /// Why fields may be missing: session_unknown (the `client=` line belonged to no open session: evicted, or begun before the log), verdict_pending (the session had not ended when the message closed), entry_not_seen (the message's first lines were not seen: evicted, or before the log).
+        pub gaps: Vec<&'static str>,
+    }
+}
+
+event_struct! {
+    /// The client that submitted a message, with its session's verdict.
+    pub struct MessageClient<'a> {
+        /// IP address (absent when Postfix logged `unknown`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub ip: Option<Str<'a>>,
+        /// Reverse-DNS name as logged (`unknown` when there is none).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub domain: Option<Str<'a>>,
+        /// Port.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub port: Option<u16>,
+        /// Verdict class of the session, when it had ended before the message closed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub verdict: Option<VerdictClass>,
+        /// Whether that verdict was suspicious.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub suspicious: Option<bool>,
+    }
+}
+
+event_struct! {
+    /// One recipient of a message and what finally happened to it.
+    pub struct RecipientRecord<'a> {
+        /// Recipient address (hashed or dropped when so configured).
+        pub address: Str<'a>,
+        /// Original address before rewriting (`orig_to=`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub orig_address: Option<Str<'a>>,
+        /// Final status: the last `status=` logged (sent, bounced, deferred, ...), or expired / deleted when the message expired or was deleted while the recipient was still deferred.
+        pub status: Str<'a>,
+        /// How many times it was deferred (a recipient deferred and then sent has status sent and deferred >= 1).
+        pub deferred: u32,
+        /// DSN code of the last status.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub dsn: Option<Str<'a>>,
+        /// `relay=` of the last status.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub relay: Option<Str<'a>>,
+        /// `delay=` of the last status, in seconds.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub delay: Option<f64>,
+        /// The remote server's reply, when the last status quotes one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub reply: Option<RemoteReply<'a>>,
+        /// The status text when it is not a remote reply (`delivered to mailbox`, `connect to ...: Connection refused`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub detail: Option<Str<'a>>,
+    }
+}
+
+event_struct! {
+    /// A remote SMTP/LMTP server's reply quoted in a delivery status.
+    pub struct RemoteReply<'a> {
+        /// Three-digit code.
+        pub code: u16,
+        /// RFC 3463 enhanced status code.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub enhanced: Option<Str<'a>>,
+        /// Reply text after the codes.
+        pub text: Str<'a>,
+        /// The command it answered (`RCPT TO`, `end of DATA`, ...), when logged.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub in_reply_to: Option<Str<'a>>,
     }
 }
 

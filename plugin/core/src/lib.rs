@@ -35,6 +35,7 @@ pub mod frame;
 mod json;
 pub mod message;
 mod privacy;
+pub mod record;
 pub mod timestamp;
 pub mod verdict;
 
@@ -44,12 +45,14 @@ pub use bounded::MapStats;
 pub use context::{ContextStats, Limits};
 pub use event::{Event, EventKind, IntoStatic, Probe, SessionId, VerdictClass};
 pub use privacy::{Privacy, Treatment};
+pub use record::MessageLimits;
 pub use timestamp::{Timestamp, YearPolicy};
 pub use verdict::VerdictConfig;
 
 use context::Context;
 use frame::{Frame, FrameOptions, FrameView};
 use message::{Message, Redaction};
+use record::Records;
 
 /// What replaces a secret in every output field.
 pub const REDACTED: &str = "[redacted]";
@@ -65,6 +68,8 @@ pub struct Config {
     pub verdicts: VerdictConfig,
     /// Address and user-name treatment.
     pub privacy: Privacy,
+    /// Caps and ages of the open messages behind `postfix.message`.
+    pub messages: MessageLimits,
 }
 
 /// Decodes a line, dropping a trailing newline. Invalid UTF-8 is replaced
@@ -92,6 +97,7 @@ pub fn enrich_line<'a>(line: &'a [u8], config: &Config) -> Event<'a> {
 pub struct Enricher {
     config: Config,
     context: Context,
+    pub(crate) records: Records,
     lines: u64,
 }
 
@@ -99,9 +105,11 @@ impl Enricher {
     /// An enricher with empty state.
     pub fn new(config: Config) -> Self {
         let context = Context::new(config.limits, config.verdicts);
+        let records = Records::new(config.messages, config.limits.session_ttl);
         Enricher {
             config,
             context,
+            records,
             lines: 0,
         }
     }
@@ -109,12 +117,15 @@ impl Enricher {
     /// Enriches one line (with or without its newline). Never fails, never panics.
     pub fn enrich<'a>(&mut self, line: &'a [u8]) -> Event<'a> {
         self.lines += 1;
-        run(line, &self.config, Some(&mut self.context))
+        run(line, &self.config, Some((&mut self.context, &mut self.records)))
     }
 
     /// Live entries and evictions of the context's maps.
     pub fn stats(&self) -> ContextStats {
-        self.context.stats()
+        ContextStats {
+            messages: self.records.stats(),
+            ..self.context.stats()
+        }
     }
 
     /// Lines seen.
@@ -135,7 +146,10 @@ impl Enricher {
     }
 }
 
-fn run<'a>(line: &'a [u8], config: &Config, context: Option<&mut Context>) -> Event<'a> {
+/// The state a stateful run folds lines into.
+type State<'s> = Option<(&'s mut Context, &'s mut Records)>;
+
+fn run<'a>(line: &'a [u8], config: &Config, context: State<'_>) -> Event<'a> {
     let (text, invalid_utf8) = decode(line);
     let frame = Frame::parse(text, &config.frame);
     match frame.view_borrowed() {
@@ -144,14 +158,17 @@ fn run<'a>(line: &'a [u8], config: &Config, context: Option<&mut Context>) -> Ev
     }
 }
 
-fn process<'a>(view: FrameView<'a>, invalid_utf8: bool, config: &Config, context: Option<&mut Context>) -> Event<'a> {
+fn process<'a>(view: FrameView<'a>, invalid_utf8: bool, config: &Config, context: State<'_>) -> Event<'a> {
     let parsed = describe::parse_view(&view);
     let mut ev = describe::describe(&view, parsed.as_ref(), invalid_utf8);
     let mut spans: [Option<Redaction>; 2] = [None, None];
     if let Some(parsed) = &parsed {
         spans[0] = parsed.redaction.map(|r| r.shifted(view.message_start));
         match context {
-            Some(ctx) => spans[1] = ctx.observe(&view, parsed, &mut ev).redaction,
+            Some((ctx, records)) => {
+                spans[1] = ctx.observe(&view, parsed, &mut ev).redaction;
+                records.observe(&view, parsed, &mut ev);
+            }
             None => {
                 if let Message::Disconnect(p, Some(_)) = &parsed.message {
                     let facts = context::stateless_facts(p, &parsed.message);

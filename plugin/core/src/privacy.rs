@@ -180,6 +180,40 @@ pub(crate) fn apply(ev: &mut Event<'_>, p: &Privacy) {
         }
         rewrite_field(&mut d.text, p);
     }
+    if let Some(m) = ev.postfix.message.as_mut() {
+        apply_record(m, p);
+    }
+}
+
+/// The message record carries the same personal data as the lines it was built from.
+fn apply_record(m: &mut crate::event::MessageRecord<'_>, p: &Privacy) {
+    let address = |a: &mut Str<'_>| {
+        if !a.is_empty() {
+            if let Some(n) = p.addresses.apply(a) {
+                *a = Cow::Owned(n);
+            }
+        }
+    };
+    if let Some(s) = m.sender.as_mut() {
+        address(s);
+    }
+    if let Some(u) = m.user.as_mut() {
+        if let Some(n) = p.users.apply(u) {
+            *u = Cow::Owned(n);
+        }
+    }
+    for r in &mut m.recipients {
+        address(&mut r.address);
+        if let Some(o) = r.orig_address.as_mut() {
+            address(o);
+        }
+        if let Some(reply) = r.reply.as_mut() {
+            if let Some(n) = rewrite_text(&reply.text, p) {
+                reply.text = Cow::Owned(n);
+            }
+        }
+        rewrite_field(&mut r.detail, p);
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! mirrors the JSON form; see proto/postfix_enrich/v1/enricher.proto), plus
 //! the request-side overrides of a `LogLine`.
 
-use postfix_enrich_core::event::{Endpoint, Stats};
+use postfix_enrich_core::event::{Endpoint, MessageRecord, Stats};
 use postfix_enrich_core::{Event, Timestamp};
 
 use crate::pb::v1 as pb;
@@ -177,6 +177,7 @@ pub fn event(ev: &Event<'_>) -> pb::Event {
                 retained: x.retained,
                 dropped: x.dropped,
             }),
+            message: p.message.as_deref().map(message_record),
         }),
         probe: ev.probe.as_ref().map(|pr| pb::Probe {
             class: s(pr.class.as_str()),
@@ -188,6 +189,56 @@ pub fn event(ev: &Event<'_>) -> pb::Event {
             commands: pr.commands.as_ref().map(counts).unwrap_or_default(),
             duration: pr.duration,
         }),
+    }
+}
+
+fn message_record(m: &MessageRecord<'_>) -> pb::MessageRecord {
+    pb::MessageRecord {
+        queue_id: s(&m.queue_id),
+        session_id: m.session_id.map(|id| id.to_string()),
+        origin: s(m.origin),
+        client: m.client.as_ref().map(|c| pb::MessageClient {
+            ip: os(&c.ip),
+            domain: os(&c.domain),
+            port: c.port.map(u32::from),
+            verdict: c.verdict.map(|v| s(v.as_str())),
+            suspicious: c.suspicious,
+        }),
+        user: os(&m.user),
+        sasl_method: os(&m.sasl_method),
+        sender: os(&m.sender),
+        size: m.size,
+        nrcpt: m.nrcpt,
+        message_id: os(&m.message_id),
+        first_seen: m.first_seen.as_ref().map(timestamp),
+        last_seen: m.last_seen.as_ref().map(timestamp),
+        delay: m.delay,
+        end: s(m.end),
+        expired: m.expired,
+        recipients: m
+            .recipients
+            .iter()
+            .map(|r| pb::RecipientRecord {
+                address: s(&r.address),
+                orig_address: os(&r.orig_address),
+                status: s(&r.status),
+                deferred: r.deferred,
+                dsn: os(&r.dsn),
+                relay: os(&r.relay),
+                delay: r.delay,
+                reply: r.reply.as_ref().map(|x| pb::RemoteReply {
+                    code: u32::from(x.code),
+                    enhanced: os(&x.enhanced),
+                    text: s(&x.text),
+                    in_reply_to: os(&x.in_reply_to),
+                }),
+                detail: os(&r.detail),
+            })
+            .collect(),
+        recipients_omitted: m.recipients_omitted,
+        bounce_queue_id: os(&m.bounce_queue_id),
+        notice_of: os(&m.notice_of),
+        gaps: m.gaps.iter().map(|g| s(g)).collect(),
     }
 }
 

@@ -68,7 +68,9 @@ pub struct Metrics {
     pub events_out: AtomicU64,
     /// Events whose line was not understood.
     pub unparsed: AtomicU64,
-    verdicts: [AtomicU64; VerdictClass::ALL.len()],
+    /// Verdicts by class, then not suspicious / suspicious (a class can be
+    /// either: repetition makes an otherwise quiet class suspicious).
+    verdicts: [[AtomicU64; 2]; VerdictClass::ALL.len()],
     /// Context entries evicted or expired (all maps).
     pub evictions: AtomicU64,
     /// Requests refused by a limit or a malformed input.
@@ -97,7 +99,7 @@ pub static METRICS: Metrics = Metrics {
     lines_in: AtomicU64::new(0),
     events_out: AtomicU64::new(0),
     unparsed: AtomicU64::new(0),
-    verdicts: [const { AtomicU64::new(0) }; VerdictClass::ALL.len()],
+    verdicts: [const { [const { AtomicU64::new(0) }; 2] }; VerdictClass::ALL.len()],
     evictions: AtomicU64::new(0),
     rejected: AtomicU64::new(0),
     open_streams: AtomicU64::new(0),
@@ -121,7 +123,7 @@ impl Metrics {
         }
         if let Some(p) = &ev.probe {
             if let Some(i) = VerdictClass::ALL.iter().position(|c| *c == p.class) {
-                self.verdicts[i].fetch_add(1, Relaxed);
+                self.verdicts[i][usize::from(p.suspicious)].fetch_add(1, Relaxed);
             }
         }
     }
@@ -222,14 +224,16 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
-        o.push_str("# HELP postfix_enrich_verdicts_total Session verdicts by probe class.\n# TYPE postfix_enrich_verdicts_total counter\n");
+        o.push_str("# HELP postfix_enrich_verdicts_total Session verdicts by probe class and whether they were suspicious.\n# TYPE postfix_enrich_verdicts_total counter\n");
         for (c, v) in VerdictClass::ALL.iter().zip(&self.verdicts) {
-            let _ = writeln!(
-                o,
-                "postfix_enrich_verdicts_total{{class=\"{}\"}} {}",
-                c.as_str(),
-                v.load(Relaxed)
-            );
+            for (suspicious, n) in ["false", "true"].iter().zip(v) {
+                let _ = writeln!(
+                    o,
+                    "postfix_enrich_verdicts_total{{class=\"{}\",suspicious=\"{suspicious}\"}} {}",
+                    c.as_str(),
+                    n.load(Relaxed)
+                );
+            }
         }
         o.push_str("# HELP postfix_enrich_request_seconds Request latency by method.\n# TYPE postfix_enrich_request_seconds histogram\n");
         for (m, h) in METHODS.iter().zip(&self.latency) {
