@@ -62,7 +62,7 @@ impl std::fmt::Debug for Blocklists {
 /// comments (`#`, `;`) are cut, so `1.2.3.0/24 ; SBL123` and
 /// `192.0.2.7 # 2026-06-19 sshd` both read. Host bits of a network are
 /// dropped (`192.0.2.7/24` is `192.0.2.0/24`).
-pub fn parse_entry(line: &str) -> Result<Option<IpNet>, ()> {
+pub fn parse_entry(line: &str) -> Result<Option<IpNet>, NotAnAddress> {
     let line = line.split(['#', ';']).next().unwrap_or("");
     let Some(word) = line.split_whitespace().next() else {
         return Ok(None);
@@ -71,8 +71,14 @@ pub fn parse_entry(line: &str) -> Result<Option<IpNet>, ()> {
     if let Ok(net) = word.parse::<IpNet>() {
         return Ok(Some(net.trunc()));
     }
-    word.parse::<IpAddr>().map(|a| Some(IpNet::from(a))).map_err(|_| ())
+    word.parse::<IpAddr>()
+        .map(|a| Some(IpNet::from(a)))
+        .map_err(|_| NotAnAddress)
 }
+
+/// A list line whose first word is neither an address nor a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAnAddress;
 
 impl Blocklists {
     /// No lists.
@@ -99,7 +105,7 @@ impl Blocklists {
                     report.entries += 1;
                 }
                 Ok(None) => {}
-                Err(()) => {
+                Err(NotAnAddress) => {
                     report.bad_lines += 1;
                     if report.first_bad.is_none() {
                         let mut cut = line.trim().to_owned();

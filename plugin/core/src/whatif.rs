@@ -293,13 +293,16 @@ pub struct WhatIfReport {
     pub reject_warning_sessions: [u64; 3],
 }
 
+/// One client's session starts and (start, AUTH attempts) in the last 60 s.
+type Recent = (Vec<i64>, Vec<(i64, u32)>);
+
 /// Folds sessions through a restriction list.
 pub struct WhatIf {
     restrictions: Vec<Restriction>,
     options: WhatIfOptions,
     report: WhatIfReport,
     /// Per client: recent session starts and AUTH attempts (for the rate limits), bounded.
-    recent: HashMap<String, (Vec<i64>, Vec<(i64, u32)>)>,
+    recent: HashMap<String, Recent>,
     clients_refused: HashSet<String>,
     clients_not_stopped: HashSet<String>,
 }

@@ -114,7 +114,7 @@ impl Intervals {
                 acc.sum += b.sum;
                 acc.sum_sq += b.sum_sq;
             }
-            if best.is_none_or(|b| acc.count > b.count) {
+            if best.map_or(true, |b| acc.count > b.count) {
                 best = Some(acc);
             }
         }

@@ -350,10 +350,9 @@ fn observe(open: &mut Open, ev: &Event<'_>, example_steps: usize) {
                 Some(r) => {
                     open.reply_code.get_or_insert(r.code);
                     let text = r.text.as_ref();
-                    if text == "STARTTLS" || text.starts_with("AUTH ") || text.starts_with("AUTH=") {
-                        if open.offers.len() < MAX_LIST && !text.starts_with("AUTH=") {
-                            open.offers.push(text.to_owned());
-                        }
+                    // `AUTH=PLAIN` repeats `AUTH PLAIN` for old clients: one is enough.
+                    if (text == "STARTTLS" || text.starts_with("AUTH ")) && open.offers.len() < MAX_LIST {
+                        open.offers.push(text.to_owned());
                     }
                     if r.code == 235 {
                         s.auth_successes += 1;

@@ -337,11 +337,7 @@ pub fn render_overview(r: &Report) -> String {
 }
 
 fn header(r: &Report) -> String {
-    let pct = if r.sessions > 0 {
-        r.suspicious_sessions * 100 / r.sessions
-    } else {
-        0
-    };
+    let pct = (r.suspicious_sessions * 100).checked_div(r.sessions).unwrap_or(0);
     let when = match (&r.first_seen, &r.last_seen) {
         (Some(a), Some(b)) => format!(
             "{} to {} ({}), ",
