@@ -206,6 +206,22 @@ pub(crate) fn append_step(steps: &mut Vec<Step>, omitted: &mut usize, cap: usize
     }
 }
 
+/// `ehlo=1 rcpt=0/1 quit=1` as Postfix writes it; without the `commands=`
+/// total when `with_total` is false and other verbs are there.
+pub(crate) fn stats_text(s: &crate::event::Stats, with_total: bool) -> String {
+    s.0.iter()
+        .filter(|(v, _, _)| with_total || *v != "commands" || s.0.len() == 1)
+        .map(|&(v, ok, total)| {
+            if ok == total {
+                format!("{v}={total}")
+            } else {
+                format!("{v}={ok}/{total}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn step(ev: &Event<'_>) -> Option<Step> {
     let time = ev.timestamp.map(|t| t.to_string());
     let smtp = ev.smtp.as_ref();
@@ -227,18 +243,7 @@ fn step(ev: &Event<'_>) -> Option<Step> {
         }
         EventKind::Connect => ("", "connect".to_owned()),
         EventKind::Disconnect => {
-            let stats = ev.postfix.disconnect_stats.as_ref().map(|s| {
-                s.0.iter()
-                    .map(|&(v, ok, total)| {
-                        if ok == total {
-                            format!("{v}={total}")
-                        } else {
-                            format!("{v}={ok}/{total}")
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            });
+            let stats = ev.postfix.disconnect_stats.as_ref().map(|s| stats_text(s, true));
             (
                 "",
                 stats.map_or("disconnect".to_owned(), |s| format!("disconnect ({s})")),

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::event::{Event, EventKind, Probe, SessionId};
-use crate::explain::{append_step, Step};
+use crate::explain::{append_step, stats_text, Step};
 use crate::timestamp::Timestamp;
 
 /// Units a pattern keeps; the rest are counted.
@@ -414,22 +414,12 @@ fn observe(open: &mut Open, ev: &Event<'_>, example_steps: usize) {
             let stage = smtp.and_then(|m| m.stage.as_deref()).unwrap_or("?");
             Some(format!("{} after {stage}", ev.postfix.event.as_str().replace('_', " ")))
         }
-        EventKind::Disconnect if !open.saw_command => Some(ev.postfix.disconnect_stats.as_ref().map_or_else(
-            || "disconnect".to_owned(),
-            |st| {
-                st.0.iter()
-                    .filter(|(v, _, _)| *v != "commands" || st.0.len() == 1)
-                    .map(|&(v, ok, total)| {
-                        if ok == total {
-                            format!("{v}={total}")
-                        } else {
-                            format!("{v}={ok}/{total}")
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            },
-        )),
+        EventKind::Disconnect if !open.saw_command => Some(
+            ev.postfix
+                .disconnect_stats
+                .as_ref()
+                .map_or_else(|| "disconnect".to_owned(), |st| stats_text(st, false)),
+        ),
         EventKind::NonSmtpCommand => Some("non-SMTP command".to_owned()),
         EventKind::ImproperPipelining => Some("improper pipelining".to_owned()),
         EventKind::Postscreen => ev.postfix.postscreen.as_ref().map(|p| {
