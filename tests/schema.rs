@@ -74,3 +74,48 @@ fn events_validate_against_the_schema() {
         "expected the sample and the recording, validated {checked} events"
     );
 }
+
+fn committed_report_path() -> std::path::PathBuf {
+    repo().join("schemas/report.schema.json")
+}
+
+/// The report `explain --json` prints: same rules as the Event's schema.
+#[test]
+fn committed_report_schema_matches_the_types() {
+    let generated = serde_json::to_string_pretty(&postfix_enrich_core::report::json_schema()).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(committed_report_path(), &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(committed_report_path()).expect("schemas/report.schema.json exists");
+    assert!(
+        committed == generated,
+        "schemas/report.schema.json is stale: run `UPDATE_SCHEMA=1 cargo test -p postfix-enrich-tests --test schema`"
+    );
+    let mut missing = Vec::new();
+    undocumented(&postfix_enrich_core::report::json_schema(), "", &mut missing);
+    assert!(missing.is_empty(), "report fields without a description: {missing:#?}");
+}
+
+#[test]
+fn reports_validate_against_the_schema() {
+    use postfix_enrich_core::report::{ReportBuilder, ReportFilter, ReportLimits};
+    let schema = postfix_enrich_core::report::json_schema();
+    let validator = jsonschema::validator_for(&schema).expect("report schema compiles");
+    let mut clients = 0;
+    for f in ["examples/logs/seed-ehlo-probe.log", "tests/corpus/recording/mail.log"] {
+        let mut e = postfix_enrich_core::Enricher::new(test_config(2026));
+        let mut b = ReportBuilder::new(ReportLimits::default(), ReportFilter::default());
+        for l in lines(&repo().join(f)) {
+            b.push(&e.enrich(&l));
+        }
+        let report = serde_json::to_value(b.finish()).unwrap();
+        if let Err(e) = validator.validate(&report) {
+            panic!("{f}: report does not validate: {e}");
+        }
+        clients += report["clients"].as_array().map_or(0, Vec::len);
+    }
+    assert!(
+        clients > 10,
+        "expected the sample's and the recording's clients, got {clients}"
+    );
+}

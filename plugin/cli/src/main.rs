@@ -14,9 +14,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ipnet::IpNet;
 use postfix_enrich_core::explain::{render_text, Explainer};
 use postfix_enrich_core::frame::FrameOptions;
-use postfix_enrich_core::{encode, Config, Enricher, EventKind, Limits, Privacy, Timestamp, Treatment, YearPolicy};
+use postfix_enrich_core::report::{text, ReportBuilder, ReportFilter, ReportLimits, SessionTracker};
+use postfix_enrich_core::whatif;
+use postfix_enrich_core::VerdictClass;
+use postfix_enrich_core::{
+    encode, Blocklists, Config, Enricher, EventKind, Limits, Privacy, Timestamp, Treatment, YearPolicy,
+};
 
 use input::{Follower, Input};
 
@@ -33,8 +39,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Per client address, its sessions as a short timeline with the verdict and its reasons.
+    /// The report: an overview of all clients in one screen, or (--client) one client's session patterns, cadence and verdicts.
     Explain(ExplainArgs),
+    /// Replays the logs against a Postfix restriction list (as in main.cf): who it would refuse, which legitimate clients a permit saves, what the logs cannot tell.
+    #[command(name = "what-if")]
+    WhatIf(WhatIfArgs),
     /// gRPC sidecar: Enricher API, Vector transform stage (vector.Vector relay), health, reflection, metrics.
     Serve(ServeCmd),
 }
@@ -76,17 +85,77 @@ struct RunArgs {
 struct ExplainArgs {
     /// Log files (plain or gzip); stdin when none.
     files: Vec<PathBuf>,
-    /// Only this client address.
+    /// Only this client: an address or a CIDR network (repeatable); shows each client in detail.
+    #[arg(long, value_parser = parse_network)]
+    client: Vec<IpNet>,
+    /// Every session's full timeline instead of the report.
     #[arg(long)]
-    client: Option<String>,
-    /// Only clients with a suspicious session.
+    sessions: bool,
+    /// Only sessions that started at or after this time (`2026-06-19 08:00`, RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<i64>,
+    /// Only sessions that started before this time.
+    #[arg(long, value_parser = parse_time)]
+    until: Option<i64>,
+    /// Only sessions with this verdict class (ehlo_quit_probe, auth_bruteforce, ...).
+    #[arg(long, value_parser = parse_class)]
+    class: Option<VerdictClass>,
+    /// Only suspicious sessions.
     #[arg(long)]
     suspicious: bool,
-    /// Print the report as JSON instead of text.
+    /// Print the report as JSON (schemas/report.schema.json) instead of text.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+#[derive(Args)]
+struct WhatIfArgs {
+    /// One restriction or a list as written in main.cf, e.g. 'permit_mynetworks, permit_sasl_authenticated, reject_non_fqdn_helo_hostname'.
+    restriction: String,
+    /// Log files (plain or gzip); stdin when none.
+    files: Vec<PathBuf>,
+    /// mynetworks for permit_mynetworks (addresses or CIDR networks, comma-separated or repeated).
+    #[arg(long, value_parser = parse_network, value_delimiter = ',')]
+    mynetworks: Vec<IpNet>,
+    /// smtpd_delay_reject: yes (Postfix's default) applies client and HELO restrictions at RCPT TO.
+    #[arg(long, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), default_value = "yes", value_name = "yes|no")]
+    delay_reject: bool,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn parse_network(s: &str) -> Result<IpNet, String> {
+    ReportFilter::parse_network(s)
+}
+
+fn parse_class(s: &str) -> Result<VerdictClass, String> {
+    VerdictClass::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
+        let names: Vec<&str> = VerdictClass::ALL.iter().map(|c| c.as_str()).collect();
+        format!("unknown class {s:?}; one of: {}", names.join(", "))
+    })
+}
+
+/// `2026-06-19 08:00`, `2026-06-19T08:00:00Z`, `2026-06-19T08:00:00+02:00` → Unix seconds (UTC when no offset).
+fn parse_time(s: &str) -> Result<i64, String> {
+    let mut t = s.trim().replacen(' ', "T", 1);
+    if t.len() == 10 {
+        t.push_str("T00:00");
+    }
+    if t.len() == 16 {
+        t.push_str(":00");
+    }
+    if t.len() == 19 {
+        t.push('Z');
+    }
+    Timestamp::parse_rfc3339(t.as_bytes())
+        .filter(|(_, used)| *used == t.len())
+        .map(|(ts, _)| ts.unix_seconds())
+        .ok_or_else(|| format!("expected a time like 2026-06-19 08:00 or 2026-06-19T08:00:00Z, got {s:?}"))
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -125,6 +194,18 @@ struct CommonArgs {
     /// No progress bar, no summary on stderr.
     #[arg(long, short = 'q', global = true)]
     quiet: bool,
+    /// A blocklist file: one address or CIDR network per line, `#`/`;` comments (OpenBL, FireHOL, Spamhaus DROP, fail2ban); repeatable. Events of a listed client carry `threat.enrichments` with NAME.
+    #[arg(long = "blocklist", global = true, value_name = "NAME=PATH", value_parser = parse_blocklist_arg)]
+    blocklists: Vec<(String, PathBuf)>,
+}
+
+fn parse_blocklist_arg(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok((name.to_owned(), PathBuf::from(path))),
+        _ => Err(format!(
+            "expected NAME=PATH (e.g. openbl=/etc/postfix/openbl.txt), got {s:?}"
+        )),
+    }
 }
 
 fn parse_offset(s: &str) -> Result<i16, String> {
@@ -178,7 +259,21 @@ impl CommonArgs {
             window_seconds: self.window,
             ..Limits::default()
         };
+        let blocklists = if self.blocklists.is_empty() {
+            None
+        } else {
+            let mut lists = Blocklists::new();
+            for (name, path) in &self.blocklists {
+                let bytes = std::fs::read(path).with_context(|| format!("blocklist {name}: {}", path.display()))?;
+                let report = lists.add(name, &String::from_utf8_lossy(&bytes));
+                if !self.quiet {
+                    eprintln!("postfix-enrich: {report}");
+                }
+            }
+            Some(std::sync::Arc::new(lists))
+        };
         Ok(Config {
+            blocklists,
             frame: FrameOptions {
                 years,
                 offset_minutes: self.utc_offset,
@@ -209,6 +304,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Explain(args)) => explain(args),
+        Some(Command::WhatIf(args)) => what_if(args),
         Some(Command::Serve(cmd)) => cmd
             .common
             .config()
@@ -416,41 +512,125 @@ fn install_stop_handler() {
 
 fn explain(args: ExplainArgs) -> Result<()> {
     let config = args.common.config()?;
+    let inputs = open_all(&args.files)?;
     let mut enricher = Enricher::new(config);
-    let mut explainer = Explainer::new();
+    let filter = ReportFilter {
+        clients: args.client.clone(),
+        since: args.since,
+        until: args.until,
+        class: args.class,
+        suspicious: args.suspicious,
+    };
+    let mut builder = ReportBuilder::new(ReportLimits::default(), filter.clone());
+    let mut explainer = args.sessions.then(Explainer::new);
     let mut buf = Vec::with_capacity(4096);
-    for mut input in open_all(&args.files)? {
+    for mut input in inputs {
         while input
             .read_line(&mut buf)
             .with_context(|| format!("reading {}", input.name))?
             > 0
         {
-            explainer.push(&enricher.enrich(&buf));
+            let ev = enricher.enrich(&buf);
+            match &mut explainer {
+                Some(x) => x.push(&ev),
+                None => builder.push(&ev),
+            }
         }
-    }
-    let mut reports = explainer.report();
-    if let Some(c) = &args.client {
-        reports.retain(|r| &r.address == c);
-    }
-    if args.suspicious {
-        reports.retain(|r| r.suspicious);
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    if let Some(x) = explainer {
+        let mut reports = x.report();
+        reports.retain(|r| {
+            let ip = r.address.parse::<std::net::IpAddr>().ok();
+            filter.clients.is_empty() || ip.is_some_and(|ip| filter.clients.iter().any(|n| n.contains(&ip)))
+        });
+        if args.suspicious {
+            reports.retain(|r| r.suspicious);
+        }
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &reports)?;
+            out.write_all(b"\n")?;
+        } else if reports.is_empty() {
+            writeln!(out, "no sessions{}", client_note(&args.client))?;
+        } else {
+            out.write_all(render_text(&reports).as_bytes())?;
+        }
+        return Ok(());
+    }
+    let report = builder.finish();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &reports)?;
+        serde_json::to_writer_pretty(&mut out, &report)?;
         out.write_all(b"\n")?;
-    } else if reports.is_empty() {
-        writeln!(
-            out,
-            "no sessions{}",
-            args.client
-                .as_deref()
-                .map(|c| format!(" for client {c}"))
-                .unwrap_or_default()
-        )?;
+    } else if report.clients.is_empty() {
+        writeln!(out, "no sessions{}", client_note(&args.client))?;
+    } else if !args.client.is_empty() {
+        out.write_all(text::render_clients(&report).as_bytes())?;
     } else {
-        out.write_all(render_text(&reports).as_bytes())?;
+        out.write_all(text::render_overview(&report).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn client_note(clients: &[IpNet]) -> String {
+    if clients.is_empty() {
+        return String::new();
+    }
+    // A single address prints as given, not as a /32.
+    let shown: Vec<String> = clients
+        .iter()
+        .map(|n| {
+            if n.prefix_len() == n.max_prefix_len() {
+                n.addr().to_string()
+            } else {
+                n.to_string()
+            }
+        })
+        .collect();
+    format!(" for client {}", shown.join(", "))
+}
+
+fn what_if(args: WhatIfArgs) -> Result<()> {
+    let mut restrictions = whatif::parse(&args.restriction).map_err(anyhow::Error::msg)?;
+    for r in &mut restrictions {
+        if let whatif::Restriction::ClientAccess { path, list } = r {
+            let bytes = std::fs::read(&*path).with_context(|| format!("check_client_access cidr:{path}"))?;
+            let mut lists = Blocklists::new();
+            let report = lists.add(path, &String::from_utf8_lossy(&bytes));
+            if !args.common.quiet && report.bad_lines > 0 {
+                eprintln!("postfix-enrich: {report}");
+            }
+            *list = Some(lists);
+        }
+    }
+    let config = args.common.config()?;
+    let inputs = open_all(&args.files)?;
+    let mut enricher = Enricher::new(config);
+    let mut tracker = SessionTracker::new(ReportLimits::default().max_open_sessions, 0);
+    let options = whatif::WhatIfOptions {
+        delay_reject: args.delay_reject,
+        mynetworks: args.mynetworks.clone(),
+    };
+    let mut replay = whatif::WhatIf::new(restrictions, options);
+    let mut buf = Vec::with_capacity(4096);
+    for mut input in inputs {
+        while input
+            .read_line(&mut buf)
+            .with_context(|| format!("reading {}", input.name))?
+            > 0
+        {
+            tracker.push(&enricher.enrich(&buf), &mut |s| replay.fold(&s));
+        }
+    }
+    tracker.finish(&mut |s| replay.fold(&s));
+    let answer = replay.finish();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &answer)?;
+        out.write_all(b"\n")?;
+    } else {
+        out.write_all(whatif::render_text(&answer).as_bytes())?;
     }
     Ok(())
 }

@@ -49,9 +49,72 @@ fn explain_answers_the_seed_question() {
         sample().to_str().unwrap(),
     ]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v[0]["sessions"][0]["verdict"]["class"], "ehlo_quit_probe");
+    assert_eq!(v["clients"][0]["verdicts"][0]["verdict"]["class"], "ehlo_quit_probe");
+    assert_eq!(v["clients"][0]["patterns"][0]["count"], 1);
     let (_, none, _) = run(&["explain", "--client", "192.0.2.1", sample().to_str().unwrap()]);
     assert!(none.contains("no sessions for client 192.0.2.1"));
+    // --sessions: every session's whole timeline, as before the report existed.
+    let (_, sessions, _) = run(&["explain", "--sessions", sample().to_str().unwrap()]);
+    assert!(
+        sessions.contains("  session 0b89f40ec1d7eb77 smtpd[12172]"),
+        "{sessions}"
+    );
+    let (code, _, err) = run(&["explain", "--class", "probing", sample().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("ehlo_quit_probe"), "the error lists the classes: {err}");
+    let (_, other, _) = run(&["explain", "--class", "auth_bruteforce", sample().to_str().unwrap()]);
+    assert!(other.contains("no sessions"), "{other}");
+}
+
+#[test]
+fn blocklists_mark_listed_clients_and_bad_files_stop_before_output() {
+    let dir = std::env::temp_dir().join(format!("pe-blocklist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("drop.txt");
+    std::fs::write(
+        &list,
+        "; Spamhaus DROP\n72.38.0.0/16 ; SBL1\nnot-an-address\n2001:db8::/32 ; SBL2\n",
+    )
+    .unwrap();
+    let arg = format!("spamhaus={}", list.display());
+    let (code, out, err) = run(&["--drop-debug", "--blocklist", &arg, sample().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err.matches("line(s) skipped").count(),
+        1,
+        "bad lines reported once: {err}"
+    );
+    assert!(err.contains("blocklist spamhaus: 2 entries"), "{err}");
+    let events: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let listed: Vec<&serde_json::Value> = events.iter().filter(|e| e.get("threat").is_some()).collect();
+    assert!(!listed.is_empty());
+    assert!(listed.iter().all(|e| e["client"]["ip"] == "72.38.252.2"));
+    let m = &listed[0]["threat"]["enrichments"][0];
+    assert_eq!(m["indicator"]["provider"], "spamhaus");
+    assert_eq!(m["indicator"]["description"], "72.38.0.0/16");
+    assert_eq!(m["matched"]["atomic"], "72.38.252.2");
+    assert!(events.iter().filter(|e| e["client"]["ip"].is_string()).count() >= listed.len());
+
+    let (_, explained, _) = run(&["explain", "-q", "--blocklist", &arg, sample().to_str().unwrap()]);
+    assert!(explained.contains("[listed: spamhaus]"), "{explained}");
+
+    let missing = format!("openbl={}", dir.join("absent.txt").display());
+    for cmd in [
+        &["--blocklist", missing.as_str()][..],
+        &["explain", "--blocklist", missing.as_str()][..],
+    ] {
+        let mut args = cmd.to_vec();
+        let sample = sample();
+        args.push(sample.to_str().unwrap());
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2);
+        assert!(out.is_empty(), "nothing written before the error: {out}");
+        assert!(err.contains("blocklist openbl") && err.contains("absent.txt"), "{err}");
+    }
+    let (code, _, err) = run(&["--blocklist", "no-equals-sign", sample().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("NAME=PATH"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -174,5 +237,78 @@ fn follow_survives_rotation() {
     Command::new("kill").arg(child.id().to_string()).status().unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `what-if` on Postfix 3.x lines: a HELO name known from reject lines,
+/// first-match permits, and smtpd_delay_reject.
+#[test]
+fn what_if_replays_a_restriction_with_first_match_and_delay_reject() {
+    let dir = std::env::temp_dir().join(format!("pe-whatif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("mail.log");
+    // A laptop that authenticates with a bare HELO name and sends; a probe
+    // with a bare name that quits after EHLO; a relay attempt with a bare name refused at RCPT.
+    std::fs::write(
+        &log,
+        "Nov 26 10:00:00 mail postfix/smtpd[101]: connect from unknown[192.0.2.9]\n\
+         Nov 26 10:00:01 mail postfix/smtpd[101]: < unknown[192.0.2.9]: EHLO alice-laptop\n\
+         Nov 26 10:00:02 mail postfix/smtpd[101]: 4B2C1A0001: client=unknown[192.0.2.9], sasl_method=PLAIN, sasl_username=alice\n\
+         Nov 26 10:00:03 mail postfix/smtpd[101]: disconnect from unknown[192.0.2.9] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6\n\
+         Nov 26 10:01:00 mail postfix/smtpd[102]: connect from unknown[198.51.100.7]\n\
+         Nov 26 10:01:00 mail postfix/smtpd[102]: < unknown[198.51.100.7]: EHLO User\n\
+         Nov 26 10:01:00 mail postfix/smtpd[102]: disconnect from unknown[198.51.100.7] ehlo=1 quit=1 commands=2\n\
+         Nov 26 10:02:00 mail postfix/smtpd[103]: connect from unknown[203.0.113.5]\n\
+         Nov 26 10:02:01 mail postfix/smtpd[103]: NOQUEUE: reject: RCPT from unknown[203.0.113.5]: 554 5.7.1 <victim@example.com>: Relay access denied; from=<a@b.example> to=<victim@example.com> proto=ESMTP helo=<WIN-3X4MPL3>\n\
+         Nov 26 10:02:01 mail postfix/smtpd[103]: disconnect from unknown[203.0.113.5] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4\n",
+    )
+    .unwrap();
+    let f = log.to_str().unwrap();
+    let (code, out, err) = run(&[
+        "what-if",
+        "-q",
+        "--year",
+        "2026",
+        "--json",
+        "reject_non_fqdn_helo_hostname",
+        f,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["sessions"], 3);
+    assert_eq!(v["refused_legitimate"], 1, "{v:#}");
+    assert_eq!(v["refused_suspicious"], 1, "{v:#}");
+    assert_eq!(v["not_stopped"], 1, "the probe quits before RCPT TO: {v:#}");
+    assert!(v["false_positives"][0]
+        .as_str()
+        .unwrap()
+        .contains("192.0.2.9 HELO alice-laptop: authenticated as alice, sent 1 message(s)"));
+
+    let list = "permit_mynetworks, permit_sasl_authenticated, reject_non_fqdn_helo_hostname";
+    let (_, out, _) = run(&[
+        "what-if",
+        "-q",
+        "--year",
+        "2026",
+        "--json",
+        "--delay-reject",
+        "no",
+        list,
+        f,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["refused_legitimate"], 0,
+        "permit_sasl_authenticated comes first: {v:#}"
+    );
+    assert_eq!(
+        v["refused_suspicious"], 2,
+        "without delay the probe is refused at EHLO: {v:#}"
+    );
+    assert_eq!(v["by_restriction"][1]["saved_clients"][0], "192.0.2.9");
+
+    let (code, _, err) = run(&["what-if", "reject_rbl_client", f]);
+    assert_eq!(code, 2);
+    assert!(err.contains("what-if supports: permit_mynetworks"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

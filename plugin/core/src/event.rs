@@ -133,7 +133,53 @@ event_struct! {
         /// The session verdict; present on the line that ends a session.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub probe: Option<Probe>,
+        /// ECS `threat`: the blocklists (`--blocklist NAME=PATH`) that list the client; absent when none does.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub threat: Option<Box<Threat>>,
     }
+}
+
+/// ECS `threat`, as far as blocklists go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct Threat {
+    /// One entry per list that lists the client.
+    pub enrichments: Vec<ThreatEnrichment>,
+}
+static_identity!(Threat);
+
+/// ECS `threat.enrichments[]`: one list's match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct ThreatEnrichment {
+    /// The listed indicator.
+    pub indicator: ThreatIndicator,
+    /// How the event matched it.
+    pub matched: ThreatMatched,
+}
+
+/// ECS `threat.enrichments.indicator`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct ThreatIndicator {
+    /// The listed address (the client's).
+    pub ip: String,
+    /// The list's name, as given to `--blocklist NAME=PATH`.
+    pub provider: String,
+    /// ipv4-addr or ipv6-addr.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The list entry that covers it, e.g. `192.0.2.0/24`.
+    pub description: String,
+}
+
+/// ECS `threat.enrichments.matched`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct ThreatMatched {
+    /// The value that matched (the client's address).
+    pub atomic: String,
+    /// The field it came from: `client.ip`.
+    pub field: &'static str,
+    /// `indicator_match_rule`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
 }
 
 event_struct! {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::event::{Event, EventKind, Probe, SessionId};
@@ -14,7 +15,7 @@ use crate::event::{Event, EventKind, Probe, SessionId};
 const MAX_STEPS: usize = 200;
 
 /// One line of a session timeline.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct Step {
     /// Time (RFC 3339), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,7 +29,7 @@ pub struct Step {
 }
 
 /// One session of a client.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct SessionReport {
     /// Session id.
     pub session_id: String,
@@ -53,7 +54,7 @@ pub struct SessionReport {
 }
 
 /// All sessions of one client address.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct ClientReport {
     /// Client IP (or `unknown`).
     pub address: String,
@@ -74,8 +75,8 @@ pub struct Explainer {
     index: HashMap<SessionId, usize>,
     client_of: Vec<String>,
     names: HashMap<String, Vec<String>>,
-    /// Index of the session whose EHLO reply is being folded into one step.
-    open_reply: Option<usize>,
+    /// Per session: its last step opened a multi-line reply still being folded.
+    in_reply: Vec<bool>,
 }
 
 impl Explainer {
@@ -112,6 +113,7 @@ impl Explainer {
                     queue_ids: Vec::new(),
                 });
                 self.client_of.push(address);
+                self.in_reply.push(false);
                 self.index.insert(id, self.sessions.len() - 1);
                 self.sessions.len() - 1
             }
@@ -130,45 +132,8 @@ impl Explainer {
         if let Some(p) = &ev.probe {
             self.sessions[i].verdict = Some(p.clone());
         }
-        let folded = self.fold_reply(i, ev);
-        if !folded {
-            if let Some(step) = step(ev) {
-                let s = &mut self.sessions[i];
-                if s.steps.len() < MAX_STEPS {
-                    s.steps.push(step);
-                } else {
-                    s.steps_omitted += 1;
-                }
-            }
-        }
-    }
-
-    /// Multi-line replies become one step: `250 mx ... (PIPELINING, STARTTLS, AUTH PLAIN)`.
-    fn fold_reply(&mut self, i: usize, ev: &Event<'_>) -> bool {
-        let reply = ev
-            .smtp
-            .as_ref()
-            .and_then(|s| s.reply.as_ref())
-            .filter(|_| ev.postfix.event == EventKind::SmtpReply);
-        let Some(r) = reply else {
-            self.open_reply = None;
-            return false;
-        };
-        let continuing = self.open_reply == Some(i);
-        self.open_reply = if r.last { None } else { Some(i) };
-        if !continuing {
-            return false;
-        }
-        if let Some(last) = self.sessions[i].steps.last_mut() {
-            if last.text.ends_with(')') {
-                last.text.pop();
-                let _ = write!(last.text, ", {})", r.text);
-            } else {
-                let _ = write!(last.text, " ({})", r.text);
-            }
-            return true;
-        }
-        false
+        let s = &mut self.sessions[i];
+        append_step(&mut s.steps, &mut s.steps_omitted, MAX_STEPS, &mut self.in_reply[i], ev);
     }
 
     /// The reports, one per client address, in order of first appearance.
@@ -207,6 +172,56 @@ impl Explainer {
     }
 }
 
+/// Adds the event's step to a timeline of at most `cap` steps (counting the
+/// rest in `omitted`). Continuation lines of a multi-line reply fold into
+/// the step that opened it: `250 mx ... (PIPELINING, STARTTLS, AUTH PLAIN)`;
+/// `in_reply` says whether the timeline's last step is such an open reply.
+pub(crate) fn append_step(steps: &mut Vec<Step>, omitted: &mut usize, cap: usize, in_reply: &mut bool, ev: &Event<'_>) {
+    let reply = ev
+        .smtp
+        .as_ref()
+        .and_then(|s| s.reply.as_ref())
+        .filter(|_| ev.postfix.event == EventKind::SmtpReply);
+    let continuing = reply.is_some() && *in_reply;
+    *in_reply = reply.is_some_and(|r| !r.last);
+    if let (true, Some(r), Some(last)) = (continuing, reply, steps.last_mut()) {
+        if last.text.ends_with(')') {
+            last.text.pop();
+            let _ = write!(last.text, ", {})", r.text);
+        } else {
+            let _ = write!(last.text, " ({})", r.text);
+        }
+        return;
+    }
+    if continuing {
+        // The opening step was not kept (timeline full): nothing to fold into.
+        return;
+    }
+    if let Some(step) = step(ev) {
+        if steps.len() < cap {
+            steps.push(step);
+        } else {
+            *omitted += 1;
+        }
+    }
+}
+
+/// `ehlo=1 rcpt=0/1 quit=1` as Postfix writes it; without the `commands=`
+/// total when `with_total` is false and other verbs are there.
+pub(crate) fn stats_text(s: &crate::event::Stats, with_total: bool) -> String {
+    s.0.iter()
+        .filter(|(v, _, _)| with_total || *v != "commands" || s.0.len() == 1)
+        .map(|&(v, ok, total)| {
+            if ok == total {
+                format!("{v}={total}")
+            } else {
+                format!("{v}={ok}/{total}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn step(ev: &Event<'_>) -> Option<Step> {
     let time = ev.timestamp.map(|t| t.to_string());
     let smtp = ev.smtp.as_ref();
@@ -228,18 +243,7 @@ fn step(ev: &Event<'_>) -> Option<Step> {
         }
         EventKind::Connect => ("", "connect".to_owned()),
         EventKind::Disconnect => {
-            let stats = ev.postfix.disconnect_stats.as_ref().map(|s| {
-                s.0.iter()
-                    .map(|&(v, ok, total)| {
-                        if ok == total {
-                            format!("{v}={total}")
-                        } else {
-                            format!("{v}={ok}/{total}")
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            });
+            let stats = ev.postfix.disconnect_stats.as_ref().map(|s| stats_text(s, true));
             (
                 "",
                 stats.map_or("disconnect".to_owned(), |s| format!("disconnect ({s})")),

@@ -25,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+pub mod blocklist;
 mod bounded;
 pub mod context;
 mod describe;
@@ -36,11 +37,14 @@ mod json;
 pub mod message;
 mod privacy;
 pub mod record;
+pub mod report;
 pub mod timestamp;
 pub mod verdict;
+pub mod whatif;
 
 use std::borrow::Cow;
 
+pub use blocklist::Blocklists;
 pub use bounded::MapStats;
 pub use context::{ContextStats, Limits};
 pub use event::{Event, EventKind, IntoStatic, Probe, SessionId, VerdictClass};
@@ -70,6 +74,8 @@ pub struct Config {
     pub privacy: Privacy,
     /// Caps and ages of the open messages behind `postfix.message`.
     pub messages: MessageLimits,
+    /// Lists whose names go into `threat.enrichments` of events of a listed client.
+    pub blocklists: Option<std::sync::Arc<Blocklists>>,
 }
 
 /// Decodes a line, dropping a trailing newline. Invalid UTF-8 is replaced
@@ -182,6 +188,11 @@ fn process<'a>(view: FrameView<'a>, invalid_utf8: bool, config: &Config, context
     if !spans.is_empty() {
         ev.message = privacy::redact(std::mem::take(&mut ev.message), &spans);
         ev.postfix.redacted = true;
+    }
+    if let Some(lists) = &config.blocklists {
+        if let Some(ip) = ev.client.as_ref().and_then(|c| c.ip.as_deref()) {
+            ev.threat = lists.threat(ip);
+        }
     }
     privacy::apply(&mut ev, &config.privacy);
     ev

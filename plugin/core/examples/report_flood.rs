@@ -1,0 +1,81 @@
+//! Peak memory and speed of the `explain` report (Enricher + ReportBuilder)
+//! on 1,000,000 sessions from 100,000 clients: the bound the report's caps
+//! promise, as a number for the README. Each session is a Postfix 3.x
+//! `connect from` and `disconnect from ... commands=` pair, so a client's
+//! sessions have a few different shapes (patterns) and verdicts; session
+//! starts advance one second per session, so clients also get a cadence.
+//!
+//! ```text
+//! cargo run --release -p postfix-enrich-core --example report_flood                  # 1,000,000 sessions, 100,000 clients
+//! cargo run --release -p postfix-enrich-core --example report_flood -- 200000 20000
+//! ```
+
+use std::time::Instant;
+
+use postfix_enrich_core::report::{ReportBuilder, ReportFilter, ReportLimits};
+use postfix_enrich_core::{Config, Enricher};
+
+fn hwm() -> String {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or_else(|| "?".to_owned(), |kb| format!("{:.1} MiB", kb as f64 / 1024.0))
+}
+
+/// The end of a session, by kind: a capability probe, a connect-only scan,
+/// an AUTH failure, a delivery.
+const ENDS: [&str; 4] = [
+    "ehlo=1 quit=1 commands=2",
+    "commands=0/0",
+    "ehlo=1 auth=0/1 quit=1 commands=2/3",
+    "ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",
+];
+
+fn main() {
+    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sessions = args.first().copied().unwrap_or(1_000_000);
+    let clients = args.get(1).copied().unwrap_or(100_000).max(1);
+    let mut enricher = Enricher::new(Config::default());
+    let mut builder = ReportBuilder::new(ReportLimits::default(), ReportFilter::default());
+    let base: i64 = 1_795_651_200;
+    let mut line = String::with_capacity(256);
+    let started = Instant::now();
+    let mut lines = 0u64;
+    for i in 0..sessions {
+        let c = i % clients;
+        let ip = format!("10.{}.{}.{}", (c >> 16) & 255, (c >> 8) & 255, c & 255);
+        let t = postfix_enrich_core::Timestamp::from_unix_micros((base + i as i64) * 1_000_000);
+        let mut stamp = [0u8; 40];
+        let stamp = t.write_rfc3339(&mut stamp).to_owned();
+        let pid = 1000 + (i % 30_000);
+        let end = ENDS[((c + i / clients) % 4) as usize];
+        for text in [
+            format!("connect from unknown[{ip}]"),
+            format!("disconnect from unknown[{ip}] {end}"),
+        ] {
+            line.clear();
+            line.push_str(&stamp);
+            line.push_str(" mail postfix/smtpd[");
+            line.push_str(&pid.to_string());
+            line.push_str("]: ");
+            line.push_str(&text);
+            builder.push(&enricher.enrich(line.as_bytes()));
+            lines += 1;
+        }
+    }
+    let fed = started.elapsed().as_secs_f64();
+    let report = builder.finish();
+    let total = started.elapsed().as_secs_f64();
+    let patterns: usize = report.clients.iter().map(|c| c.patterns.len()).sum();
+    println!(
+        "sessions={} clients={} lines={lines} patterns={patterns} unfinished={} time={total:.2}s ({:.0} lines/s incl. report, {:.0} lines/s feeding) VmHWM={}",
+        report.sessions,
+        report.client_count,
+        report.unfinished_sessions,
+        lines as f64 / total,
+        lines as f64 / fed,
+        hwm()
+    );
+}

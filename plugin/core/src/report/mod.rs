@@ -1,0 +1,616 @@
+//! The report: to a day of logs what the Event is to a line. [`ReportBuilder`]
+//! folds Events into per-client aggregates (verdict counts, session patterns
+//! with one example each, the rhythm of session starts, what was tried and
+//! what got through) and [`ReportBuilder::finish`] turns them into a
+//! [`Report`], which the CLI renders as text ([`text`]), as JSON (its schema
+//! is [`json_schema`]), and the JS module hands to the page. Aggregates are
+//! bounded (patterns and examples per client, clients in all, open
+//! sessions), so a month of logs fits in memory; what is not kept is counted.
+
+pub mod cadence;
+pub mod session;
+pub mod text;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::event::{Event, Probe, VerdictClass};
+use crate::explain::SessionReport;
+use crate::timestamp::Timestamp;
+use cadence::Intervals;
+pub use cadence::Rhythm;
+pub use session::{Pattern, SessionSummary, SessionTracker};
+
+/// Version of the report format.
+pub const REPORT_VERSION: &str = "1";
+
+/// Caps that keep the report's memory bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportLimits {
+    /// Clients kept; sessions of further clients are only counted.
+    pub max_clients: usize,
+    /// Patterns kept per client; sessions of further patterns are only counted.
+    pub max_patterns: usize,
+    /// Steps kept in a pattern's example timeline.
+    pub example_steps: usize,
+    /// Sessions read at the same time (the oldest is closed, unfinished, beyond it).
+    pub max_open_sessions: usize,
+    /// User names and relay targets kept per client.
+    pub max_names: usize,
+}
+
+impl Default for ReportLimits {
+    fn default() -> Self {
+        ReportLimits {
+            max_clients: 250_000,
+            max_patterns: 8,
+            example_steps: 24,
+            max_open_sessions: 50_000,
+            max_names: 16,
+        }
+    }
+}
+
+/// Which sessions the report covers.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    /// Only clients in these networks (an address is a /32 or /128); all when empty.
+    pub clients: Vec<IpNet>,
+    /// Only sessions that started at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Only sessions that started before this time (Unix seconds).
+    pub until: Option<i64>,
+    /// Only sessions with this verdict.
+    pub class: Option<VerdictClass>,
+    /// Only suspicious sessions.
+    pub suspicious: bool,
+}
+
+impl ReportFilter {
+    /// Parses `--client` values: addresses or CIDR networks, IPv4 or IPv6.
+    pub fn parse_network(s: &str) -> Result<IpNet, String> {
+        let s = s.trim();
+        s.parse::<IpNet>()
+            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+            .map_err(|_| format!("not an address or CIDR network: {s:?}"))
+    }
+
+    fn admits(&self, s: &SessionSummary) -> bool {
+        if !self.clients.is_empty() {
+            let Ok(ip) = s.client.parse::<IpAddr>() else {
+                return false;
+            };
+            if !self.clients.iter().any(|n| n.contains(&ip)) {
+                return false;
+            }
+        }
+        let start = s.start.map(|t| t.unix_seconds());
+        if let Some(since) = self.since {
+            // A session of unknown start is outside any --since.
+            if !matches!(start, Some(t) if t >= since) {
+                return false;
+            }
+        }
+        if let (Some(until), Some(start)) = (self.until, start) {
+            if start >= until {
+                return false;
+            }
+        }
+        let verdict = s.verdict.as_ref();
+        if self.class.is_some() && verdict.map(|v| v.class) != self.class {
+            return false;
+        }
+        !self.suspicious || verdict.is_some_and(|v| v.suspicious)
+    }
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(
+    title = "postfix-enrich report",
+    description = "What `postfix-enrich explain --json` prints: per-client aggregates of the sessions in the input."
+)]
+pub struct Report {
+    /// Report format version.
+    pub report_version: &'static str,
+    /// Input lines read.
+    pub lines: u64,
+    /// Time of the first line with a time (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    /// Time of the last line with a time (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// Seconds between the first and the last line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_seconds: Option<i64>,
+    /// Sessions covered (after the filters).
+    pub sessions: u64,
+    /// Of those, sessions with a suspicious verdict.
+    pub suspicious_sessions: u64,
+    /// Of those, sessions without a verdict (the input ended first, or too many were open at once).
+    pub unfinished_sessions: u64,
+    /// Distinct client addresses covered.
+    pub client_count: u64,
+    /// Clients beyond the cap: counted, not detailed.
+    pub clients_not_kept: u64,
+    /// Sessions of those clients.
+    pub sessions_not_kept: u64,
+    /// Clients, suspicious first (by severity, then by volume), then the rest by volume.
+    pub clients: Vec<ClientReport>,
+}
+
+/// One client address and everything its sessions did.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ClientReport {
+    /// Client IP, or `unknown`.
+    pub address: String,
+    /// Reverse-DNS names seen.
+    pub names: Vec<String>,
+    /// Names of the blocklists that list the address.
+    pub blocklists: Vec<String>,
+    /// Sessions.
+    pub sessions: u64,
+    /// Sessions with a suspicious verdict.
+    pub suspicious_sessions: u64,
+    /// Sessions without a verdict.
+    pub unfinished_sessions: u64,
+    /// True when any session was suspicious.
+    pub suspicious: bool,
+    /// How bad the worst suspicious verdict is, 0 (none) to 9 (password guessing, relay attempts).
+    pub severity: u8,
+    /// Verdict classes with their session counts, most frequent first.
+    pub classes: Vec<ClassCount>,
+    /// First session's start (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    /// Last session's start (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// The rhythm of session starts, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cadence: Option<Rhythm>,
+    /// What the client tried.
+    pub tried: Tried,
+    /// What it got.
+    pub got: Got,
+    /// HELO/EHLO names seen (a few).
+    pub helo_names: Vec<String>,
+    /// Sessions grouped by shape, most frequent first, each with one example.
+    pub patterns: Vec<PatternReport>,
+    /// Sessions whose shape was not kept (beyond the per-client cap).
+    pub other_pattern_sessions: u64,
+    /// One example verdict per class, with its count.
+    pub verdicts: Vec<VerdictSummary>,
+    /// One plain-language sentence on what the client does.
+    pub conclusion: String,
+}
+
+/// A verdict class and how many sessions had it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ClassCount {
+    /// Verdict class.
+    pub class: VerdictClass,
+    /// Sessions.
+    pub count: u64,
+}
+
+/// What a client tried.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Tried {
+    /// AUTH attempts.
+    pub auth_attempts: u64,
+    /// SASL user names tried (the first few).
+    pub user_names: Vec<String>,
+    /// True when more user names were tried than listed.
+    pub user_names_more: bool,
+    /// MAIL FROM commands.
+    pub mail: u64,
+    /// RCPT TO commands.
+    pub rcpt: u64,
+    /// RCPT TO refused.
+    pub rcpt_rejected: u64,
+    /// Recipients refused as relaying (the first few).
+    pub relay_targets: Vec<String>,
+}
+
+/// What a client got.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Got {
+    /// Messages accepted into the queue.
+    pub messages_accepted: u64,
+    /// Successful AUTH.
+    pub auth_successes: u64,
+}
+
+/// Sessions of one shape.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PatternReport {
+    /// Sessions with this shape.
+    pub count: u64,
+    /// The shape: commands and reply codes in order, and how the session ended.
+    pub pattern: String,
+    /// The first session of this shape.
+    pub example: SessionReport,
+}
+
+/// One verdict class of a client, with the first session's verdict as example.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct VerdictSummary {
+    /// Sessions with this class.
+    pub count: u64,
+    /// The first such session's verdict (class, reasons, flags).
+    pub verdict: Probe,
+}
+
+struct PatternAgg {
+    pattern: Pattern,
+    count: u64,
+    example: SessionReport,
+}
+
+#[derive(Default)]
+struct ClientAgg {
+    names: Vec<String>,
+    blocklists: Vec<String>,
+    sessions: u64,
+    suspicious: u64,
+    unfinished: u64,
+    verdicts: Vec<VerdictSummary>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    intervals: Intervals,
+    tried: Tried,
+    got: Got,
+    helo_names: Vec<String>,
+    patterns: Vec<PatternAgg>,
+    other_patterns: u64,
+}
+
+/// Folds Events into a [`Report`].
+pub struct ReportBuilder {
+    limits: ReportLimits,
+    filter: ReportFilter,
+    tracker: SessionTracker,
+    clients: HashMap<String, ClientAgg>,
+    clients_not_kept: std::collections::HashSet<u64>,
+    sessions_not_kept: u64,
+    lines: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    sessions: u64,
+    suspicious: u64,
+    unfinished: u64,
+}
+
+impl ReportBuilder {
+    /// An empty report under these caps and filters.
+    pub fn new(limits: ReportLimits, filter: ReportFilter) -> Self {
+        ReportBuilder {
+            tracker: SessionTracker::new(limits.max_open_sessions, limits.example_steps),
+            limits,
+            filter,
+            clients: HashMap::new(),
+            clients_not_kept: std::collections::HashSet::new(),
+            sessions_not_kept: 0,
+            lines: 0,
+            first: None,
+            last: None,
+            sessions: 0,
+            suspicious: 0,
+            unfinished: 0,
+        }
+    }
+
+    /// Reads one event (every line's event, so the line count is right).
+    pub fn push(&mut self, ev: &Event<'_>) {
+        self.lines += 1;
+        if let Some(t) = ev.timestamp {
+            if self.first.is_none() {
+                self.first = Some(t);
+            }
+            self.last = Some(t);
+        }
+        let mut finished = None;
+        let mut extra = Vec::new();
+        self.tracker.push(ev, &mut |s| {
+            if finished.is_none() {
+                finished = Some(s);
+            } else {
+                extra.push(s);
+            }
+        });
+        for s in finished.into_iter().chain(extra) {
+            self.fold(s);
+        }
+    }
+
+    /// Folds one finished session (from this builder's tracker, or from a
+    /// caller that tracks sessions itself).
+    pub fn fold(&mut self, s: SessionSummary) {
+        if !self.filter.admits(&s) {
+            return;
+        }
+        self.sessions += 1;
+        let suspicious = s.verdict.as_ref().is_some_and(|v| v.suspicious);
+        self.suspicious += suspicious as u64;
+        self.unfinished += s.verdict.is_none() as u64;
+        let limits = self.limits;
+        if !self.clients.contains_key(&s.client) && self.clients.len() >= limits.max_clients {
+            self.sessions_not_kept += 1;
+            // Distinct uncounted clients are tracked by hash, up to a bound of their own.
+            if self.clients_not_kept.len() < 4 * limits.max_clients {
+                self.clients_not_kept
+                    .insert(xxhash_rust::xxh3::xxh3_64(s.client.as_bytes()));
+            }
+            return;
+        }
+        let c = self.clients.entry(s.client.clone()).or_default();
+        c.sessions += 1;
+        c.suspicious += suspicious as u64;
+        c.unfinished += s.verdict.is_none() as u64;
+        if let Some(n) = &s.name {
+            push_capped(&mut c.names, n, 4);
+        }
+        if let Some(h) = &s.helo {
+            push_capped(&mut c.helo_names, h, 4);
+        }
+        for b in &s.blocklists {
+            push_capped(&mut c.blocklists, b, limits.max_names);
+        }
+        if let Some(t) = s.start {
+            if c.first.is_none() {
+                c.first = Some(t);
+            }
+            c.last = Some(t);
+            c.intervals.push(t.unix_seconds() as f64 + t.nanos as f64 / 1e9);
+        }
+        let tr = &mut c.tried;
+        tr.auth_attempts += s.auth_attempts as u64;
+        tr.mail += s.mail as u64;
+        tr.rcpt += s.rcpt as u64;
+        tr.rcpt_rejected += s.rcpt_rejected as u64;
+        for u in &s.users {
+            if !tr.user_names.contains(u) {
+                if tr.user_names.len() < limits.max_names {
+                    tr.user_names.push(u.clone());
+                } else {
+                    tr.user_names_more = true;
+                }
+            }
+        }
+        for r in &s.relay_targets {
+            push_capped(&mut tr.relay_targets, r, limits.max_names);
+        }
+        c.got.messages_accepted += s.queued as u64;
+        c.got.auth_successes += s.auth_successes as u64;
+        if let Some(v) = &s.verdict {
+            match c.verdicts.iter_mut().find(|x| x.verdict.class == v.class) {
+                Some(x) => x.count += 1,
+                None => c.verdicts.push(VerdictSummary {
+                    count: 1,
+                    verdict: v.clone(),
+                }),
+            }
+        }
+        let room = c.patterns.len() < limits.max_patterns;
+        match c.patterns.iter_mut().find(|p| p.pattern == s.pattern) {
+            Some(p) => p.count += 1,
+            None if room => {
+                let example = example_of(&s);
+                c.patterns.push(PatternAgg {
+                    pattern: s.pattern,
+                    count: 1,
+                    example,
+                });
+            }
+            None => c.other_patterns += 1,
+        }
+    }
+
+    /// Closes the sessions still open and returns the report.
+    pub fn finish(&mut self) -> Report {
+        let mut rest = Vec::new();
+        self.tracker.finish(&mut |s| rest.push(s));
+        for s in rest {
+            self.fold(s);
+        }
+        let mut clients: Vec<ClientReport> = self.clients.iter().map(|(a, c)| client_report(a, c)).collect();
+        clients.sort_by(|a, b| {
+            b.suspicious
+                .cmp(&a.suspicious)
+                .then(b.severity.cmp(&a.severity))
+                .then(b.sessions.cmp(&a.sessions))
+                .then(a.address.cmp(&b.address))
+        });
+        let span = match (self.first, self.last) {
+            (Some(a), Some(b)) => Some(b.unix_seconds() - a.unix_seconds()),
+            _ => None,
+        };
+        Report {
+            report_version: REPORT_VERSION,
+            lines: self.lines,
+            first_seen: self.first.map(|t| t.to_string()),
+            last_seen: self.last.map(|t| t.to_string()),
+            span_seconds: span,
+            sessions: self.sessions,
+            suspicious_sessions: self.suspicious,
+            unfinished_sessions: self.unfinished,
+            client_count: (self.clients.len() + self.clients_not_kept.len()) as u64,
+            clients_not_kept: self.clients_not_kept.len() as u64,
+            sessions_not_kept: self.sessions_not_kept,
+            clients,
+        }
+    }
+}
+
+fn push_capped(list: &mut Vec<String>, item: &str, cap: usize) {
+    if list.len() < cap && !list.iter().any(|x| x == item) {
+        list.push(item.to_owned());
+    }
+}
+
+fn example_of(s: &SessionSummary) -> SessionReport {
+    SessionReport {
+        session_id: s.id.to_string(),
+        daemon: s.daemon.clone(),
+        pid: s.pid,
+        start: s.start.map(|t| t.to_string()),
+        steps: s.steps.clone(),
+        steps_omitted: s.steps_omitted,
+        verdict: s.verdict.clone(),
+        queue_ids: Vec::new(),
+    }
+}
+
+/// How bad a suspicious class is, for ranking clients: taking passwords or
+/// relaying first, scans last.
+pub fn severity(class: VerdictClass) -> u8 {
+    use VerdictClass::*;
+    match class {
+        AuthBruteforce | RelayProbe => 9,
+        RecipientEnumeration => 8,
+        AuthFailure | NonSmtp | ProtocolViolation => 6,
+        PolicyRejected => 5,
+        StarttlsProbe | EhloQuitProbe | HeloQuitProbe => 4,
+        ConnectOnly => 3,
+        _ => 2,
+    }
+}
+
+fn client_report(address: &str, c: &ClientAgg) -> ClientReport {
+    let mut verdicts = c.verdicts.clone();
+    verdicts.sort_by(|a, b| b.count.cmp(&a.count).then(a.verdict.class.cmp(&b.verdict.class)));
+    let severity = verdicts
+        .iter()
+        .filter(|v| v.verdict.suspicious)
+        .map(|v| severity(v.verdict.class))
+        .max()
+        .unwrap_or(0);
+    let mut patterns: Vec<PatternReport> = c
+        .patterns
+        .iter()
+        .map(|p| PatternReport {
+            count: p.count,
+            pattern: p.pattern.render(),
+            example: p.example.clone(),
+        })
+        .collect();
+    patterns.sort_by_key(|p| std::cmp::Reverse(p.count));
+    let mut report = ClientReport {
+        address: address.to_owned(),
+        names: c.names.clone(),
+        blocklists: c.blocklists.clone(),
+        sessions: c.sessions,
+        suspicious_sessions: c.suspicious,
+        unfinished_sessions: c.unfinished,
+        suspicious: c.suspicious > 0,
+        severity,
+        classes: verdicts
+            .iter()
+            .map(|v| ClassCount {
+                class: v.verdict.class,
+                count: v.count,
+            })
+            .collect(),
+        first_seen: c.first.map(|t| t.to_string()),
+        last_seen: c.last.map(|t| t.to_string()),
+        cadence: c.intervals.cadence(),
+        tried: c.tried.clone(),
+        got: c.got.clone(),
+        helo_names: c.helo_names.clone(),
+        patterns,
+        other_pattern_sessions: c.other_patterns,
+        verdicts,
+        conclusion: String::new(),
+    };
+    report.conclusion = conclusion(&report);
+    report
+}
+
+/// One sentence on what the client does, from its commonest suspicious
+/// verdict (or commonest verdict) and what it tried and got.
+fn conclusion(c: &ClientReport) -> String {
+    use VerdictClass::*;
+    let main = c
+        .verdicts
+        .iter()
+        .find(|v| v.verdict.suspicious)
+        .or(c.verdicts.first())
+        .map(|v| v.verdict.class);
+    let t = &c.tried;
+    let g = &c.got;
+    let what = match main {
+        None => return "no session of this client ended within the input: nothing to conclude yet".to_owned(),
+        Some(EhloQuitProbe | HeloQuitProbe) if t.auth_attempts == 0 && t.mail == 0 => {
+            "never tried AUTH or MAIL: a capability probe".to_owned()
+        }
+        Some(StarttlsProbe) => "only tests STARTTLS and leaves: a TLS scanner".to_owned(),
+        Some(ConnectOnly) => "connects and says nothing: a port scan or a connection check".to_owned(),
+        Some(AuthBruteforce | AuthFailure) => format!(
+            "guesses passwords: {} AUTH attempt(s) with {}{} user name(s)",
+            t.auth_attempts,
+            t.user_names.len(),
+            if t.user_names_more { "+" } else { "" }
+        ),
+        Some(RelayProbe) => format!(
+            "tries to relay mail through this server ({} recipient(s) refused)",
+            t.rcpt_rejected
+        ),
+        Some(RecipientEnumeration) => format!("probes which recipients exist ({} refused)", t.rcpt_rejected),
+        Some(NonSmtp) => "speaks something other than SMTP (HTTP, TLS, a proxy): a scanner".to_owned(),
+        Some(ProtocolViolation) => {
+            "breaks the SMTP protocol (pipelining, pregreet): typical of spam software".to_owned()
+        }
+        Some(PolicyRejected) => "refused by your restrictions".to_owned(),
+        Some(AuthenticatedSubmission) => "authenticated users sending mail".to_owned(),
+        Some(MailAccepted) => "delivers mail".to_owned(),
+        Some(AuthenticatedIdle) => "authenticates and sends nothing (a mail client checking its settings)".to_owned(),
+        Some(class) => format!("sessions end as {} with no clearer sign", class.as_str()),
+    };
+    let got = if g.messages_accepted == 0 && g.auth_successes == 0 {
+        if c.suspicious {
+            "; nothing got in".to_owned()
+        } else {
+            String::new()
+        }
+    } else {
+        let mut parts = Vec::new();
+        if g.messages_accepted > 0 {
+            parts.push(format!("{} message(s) accepted", g.messages_accepted));
+        }
+        if g.auth_successes > 0 {
+            parts.push(format!("{} AUTH success(es)", g.auth_successes));
+        }
+        format!("; got in: {}", parts.join(", "))
+    };
+    what + &got
+}
+
+/// The JSON Schema of [`Report`] (draft 2020-12), as committed in `schemas/report.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<Report>().to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert(
+            "$id".into(),
+            "https://postfix-enrich.invalid/schemas/report.schema.json".into(),
+        );
+        obj.insert("x-report-version".into(), REPORT_VERSION.into());
+    }
+    // schemars gives serde's internal tag no description of its own.
+    if let Some(variants) = schema.pointer_mut("/$defs/Rhythm/oneOf").and_then(|v| v.as_array_mut()) {
+        for v in variants {
+            if let Some(kind) = v.pointer_mut("/properties/kind").and_then(|k| k.as_object_mut()) {
+                kind.insert("description".into(), "Which rhythm: regular or bursts.".into());
+            }
+        }
+    }
+    schema
+}

@@ -1,0 +1,380 @@
+//! The report as text for a terminal: an overview that fits one screen (at
+//! most [`OVERVIEW_LINES`] lines for a day of a typical server), and per
+//! client a detail of at most [`CLIENT_LINES`] lines (patterns with one
+//! example timeline, cadence, verdicts with reasons, a conclusion). When the
+//! whole input is a few clients whose details fit, the overview shows the
+//! details directly, as for the bundled one-session sample.
+
+use std::fmt::Write as _;
+
+use super::cadence::human_duration;
+use super::{ClientReport, Report, Rhythm};
+use crate::explain::SessionReport;
+
+/// Most lines of the overview.
+pub const OVERVIEW_LINES: usize = 60;
+/// Most lines of one client's detail.
+pub const CLIENT_LINES: usize = 40;
+/// Suspicious clients listed one by one in the overview (two lines each).
+const LISTED: usize = 20;
+/// Example steps shown per client detail.
+const EXAMPLE_STEPS: usize = 12;
+/// Patterns shown after the first (one line each).
+const MORE_PATTERNS: usize = 4;
+/// Reasons shown for the main verdict.
+const REASONS: usize = 6;
+/// Other verdict classes shown (one line each).
+const MORE_VERDICTS: usize = 3;
+
+/// `HH:MM` of an RFC 3339 stamp, with the date when the span crosses days.
+fn clock(rfc3339: Option<&str>, with_date: bool) -> String {
+    let Some(t) = rfc3339 else {
+        return "?".to_owned();
+    };
+    match (with_date, t.get(5..10), t.get(11..16)) {
+        (true, Some(d), Some(hm)) => format!("{d} {hm}"),
+        (_, _, Some(hm)) => hm.to_owned(),
+        _ => t.to_owned(),
+    }
+}
+
+fn crosses_days(first: Option<&str>, last: Option<&str>) -> bool {
+    first.and_then(|f| f.get(..10)) != last.and_then(|l| l.get(..10))
+}
+
+fn span(first: Option<&str>, last: Option<&str>) -> String {
+    let d = crosses_days(first, last);
+    format!("{}-{}", clock(first, d), clock(last, d))
+}
+
+/// `every 3 min 0 s ± 2 s, 480 times, 00:01-23:58`.
+pub fn cadence_text(c: &ClientReport) -> Option<String> {
+    let when = span(c.first_seen.as_deref(), c.last_seen.as_deref());
+    Some(match c.cadence? {
+        Rhythm::Regular {
+            period_seconds,
+            jitter_seconds,
+            ..
+        } => format!(
+            "every {} ± {}, {} times, {when}",
+            human_duration(period_seconds),
+            human_duration(jitter_seconds),
+            c.sessions
+        ),
+        Rhythm::Bursts {
+            bursts,
+            within_seconds,
+            apart_seconds,
+        } => format!(
+            "in {bursts} bursts ({} between sessions, bursts {} apart), {} times, {when}",
+            human_duration(within_seconds),
+            human_duration(apart_seconds),
+            c.sessions
+        ),
+    })
+}
+
+fn classes_text(c: &ClientReport) -> String {
+    c.classes
+        .iter()
+        .map(|k| format!("{}×{}", k.class.as_str(), k.count))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn tried_text(c: &ClientReport) -> String {
+    let t = &c.tried;
+    let mut parts = Vec::new();
+    if t.auth_attempts > 0 {
+        let users = if t.user_names.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " as {}{}",
+                t.user_names.join(", "),
+                if t.user_names_more { ", ..." } else { "" }
+            )
+        };
+        parts.push(format!("AUTH ×{}{users}", t.auth_attempts));
+    }
+    if t.mail > 0 {
+        parts.push(format!("MAIL ×{}", t.mail));
+    }
+    if t.rcpt > 0 || t.rcpt_rejected > 0 {
+        parts.push(format!(
+            "RCPT ×{} ({} refused)",
+            t.rcpt.max(t.rcpt_rejected),
+            t.rcpt_rejected
+        ));
+    }
+    if !t.relay_targets.is_empty() {
+        parts.push(format!("relay to {}", t.relay_targets.join(", ")));
+    }
+    if parts.is_empty() {
+        let helo = if c.helo_names.is_empty() {
+            String::new()
+        } else {
+            format!(" (HELO {})", c.helo_names.join(", "))
+        };
+        return format!("no AUTH, no MAIL{helo}");
+    }
+    parts.join(", ")
+}
+
+fn got_text(c: &ClientReport) -> String {
+    let g = &c.got;
+    match (g.messages_accepted, g.auth_successes) {
+        (0, 0) => "nothing".to_owned(),
+        (m, 0) => format!("{m} message(s) accepted"),
+        (0, a) => format!("{a} AUTH success(es)"),
+        (m, a) => format!("{m} message(s) accepted, {a} AUTH success(es)"),
+    }
+}
+
+fn heading(c: &ClientReport) -> String {
+    let names = if c.names.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", c.names.join(", "))
+    };
+    let lists = if c.blocklists.is_empty() {
+        String::new()
+    } else {
+        format!(" [listed: {}]", c.blocklists.join(", "))
+    };
+    let classes = classes_text(c);
+    format!(
+        "client {}{names}{lists}: {} session(s){}{}",
+        c.address,
+        c.sessions,
+        if classes.is_empty() {
+            String::new()
+        } else {
+            format!(", {classes}")
+        },
+        if c.suspicious { "  [SUSPICIOUS]" } else { "" }
+    )
+}
+
+fn timeline(out: &mut Vec<String>, s: &SessionReport, indent: &str) {
+    out.push(format!(
+        "{indent}example: session {} {}[{}] {}",
+        s.session_id,
+        s.daemon.as_deref().unwrap_or("?"),
+        s.pid.map_or("?".to_owned(), |p| p.to_string()),
+        s.start.as_deref().unwrap_or("")
+    ));
+    for st in s.steps.iter().take(EXAMPLE_STEPS) {
+        let time = st.time.as_deref().and_then(|t| t.get(11..19)).unwrap_or("        ");
+        let arrow = if st.arrow.is_empty() { " " } else { st.arrow };
+        out.push(format!("{indent}  {time} {arrow} {}", st.text));
+    }
+    let more = s.steps.len().saturating_sub(EXAMPLE_STEPS) + s.steps_omitted;
+    if more > 0 {
+        out.push(format!("{indent}  ... {more} more steps (--sessions shows them all)"));
+    }
+}
+
+/// One client in at most [`CLIENT_LINES`] lines.
+pub fn client_detail(c: &ClientReport) -> Vec<String> {
+    let mut out = vec![heading(c)];
+    out.push(format!(
+        "  seen {}",
+        span(c.first_seen.as_deref(), c.last_seen.as_deref())
+    ));
+    if let Some(cad) = cadence_text(c) {
+        out.push(format!("  cadence: {cad}"));
+    }
+    out.push(format!("  tried: {}", tried_text(c)));
+    out.push(format!("  got: {}", got_text(c)));
+    if c.unfinished_sessions > 0 {
+        out.push(format!(
+            "  {} session(s) without a verdict (not finished in this input)",
+            c.unfinished_sessions
+        ));
+    }
+    out.push("  patterns:".to_owned());
+    for (i, p) in c.patterns.iter().take(1 + MORE_PATTERNS).enumerate() {
+        out.push(format!("    {} × {}", p.count, p.pattern));
+        if i == 0 {
+            timeline(&mut out, &p.example, "      ");
+        }
+    }
+    let hidden: u64 =
+        c.patterns.iter().skip(1 + MORE_PATTERNS).map(|p| p.count).sum::<u64>() + c.other_pattern_sessions;
+    if hidden > 0 {
+        out.push(format!("    and {hidden} session(s) of other patterns"));
+    }
+    for (i, v) in c.verdicts.iter().take(1 + MORE_VERDICTS).enumerate() {
+        let p = &v.verdict;
+        let flag = if p.suspicious { "suspicious" } else { "not suspicious" };
+        let line = format!(
+            "  verdict: {} ({flag}, confidence {}) ×{}",
+            p.class.as_str(),
+            p.confidence.as_str(),
+            v.count
+        );
+        if i == 0 {
+            out.push(line);
+            for r in p.reasons.iter().take(REASONS) {
+                out.push(format!("    - {r}"));
+            }
+            if !p.flags.is_empty() {
+                out.push(format!("    flags: {}", p.flags.join(", ")));
+            }
+        } else {
+            let first = p.reasons.first().map(|r| format!(": {r}")).unwrap_or_default();
+            out.push(format!("{line}{first}"));
+        }
+    }
+    if c.verdicts.len() > 1 + MORE_VERDICTS {
+        out.push(format!(
+            "  and {} more verdict classes",
+            c.verdicts.len() - 1 - MORE_VERDICTS
+        ));
+    }
+    out.push(format!("  conclusion: {}", c.conclusion));
+    out
+}
+
+/// The one-line summary of a group of clients: `12 clients, 40 sessions: mail_accepted ×30, ...`.
+fn group_line(clients: &[&ClientReport]) -> String {
+    let sessions: u64 = clients.iter().map(|c| c.sessions).sum();
+    let mut classes: Vec<(&'static str, u64)> = Vec::new();
+    for c in clients {
+        for k in &c.classes {
+            match classes.iter_mut().find(|x| x.0 == k.class.as_str()) {
+                Some(x) => x.1 += k.count,
+                None => classes.push((k.class.as_str(), k.count)),
+            }
+        }
+    }
+    classes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<String> = classes.iter().take(5).map(|(k, n)| format!("{k} ×{n}")).collect();
+    let more = if classes.len() > 5 { ", ..." } else { "" };
+    format!(
+        "{} client(s), {sessions} session(s){}{}{more}",
+        clients.len(),
+        if shown.is_empty() { "" } else { ": " },
+        shown.join(", ")
+    )
+}
+
+/// The overview: header, suspicious clients worst first (two lines each,
+/// the rest collapsed), one line for legitimate traffic, one for the rest.
+/// When every client's detail fits in the screen, the details instead.
+pub fn render_overview(r: &Report) -> String {
+    let mut lines = vec![header(r)];
+    if r.clients.is_empty() {
+        lines.push("no sessions".to_owned());
+        return finish(lines);
+    }
+    let details: Vec<Vec<String>> = if r.clients.len() <= 3 {
+        r.clients.iter().map(client_detail).collect()
+    } else {
+        Vec::new()
+    };
+    let detail_lines: usize = details.iter().map(|d| d.len() + 1).sum();
+    if !details.is_empty() && detail_lines + lines.len() <= OVERVIEW_LINES {
+        for d in details {
+            lines.push(String::new());
+            lines.extend(d);
+        }
+        return finish(lines);
+    }
+    let (suspicious, rest): (Vec<&ClientReport>, Vec<&ClientReport>) = r.clients.iter().partition(|c| c.suspicious);
+    lines.push(String::new());
+    if !suspicious.is_empty() {
+        lines.push("suspicious clients, worst first:".to_owned());
+        let listed = if suspicious.len() > LISTED {
+            LISTED - 1
+        } else {
+            suspicious.len()
+        };
+        for c in &suspicious[..listed] {
+            let names = c.names.first().map(|n| format!(" {n}")).unwrap_or_default();
+            let lists = if c.blocklists.is_empty() {
+                String::new()
+            } else {
+                format!(" [listed: {}]", c.blocklists.join(", "))
+            };
+            lines.push(format!(
+                "  {}{names}{lists}: {} session(s), {}",
+                c.address,
+                c.sessions,
+                classes_text(c)
+            ));
+            let when = cadence_text(c).unwrap_or_else(|| span(c.first_seen.as_deref(), c.last_seen.as_deref()));
+            lines.push(format!("      {when}; tried {}; got {}", tried_text(c), got_text(c)));
+        }
+        if suspicious.len() > listed {
+            lines.push(format!("  and {}", group_line(&suspicious[listed..])));
+        }
+    }
+    let (legit, other): (Vec<&ClientReport>, Vec<&ClientReport>) = rest
+        .into_iter()
+        .partition(|c| c.got.messages_accepted > 0 || c.got.auth_successes > 0);
+    if !legit.is_empty() {
+        let msgs: u64 = legit.iter().map(|c| c.got.messages_accepted).sum();
+        let auth: u64 = legit.iter().map(|c| c.got.auth_successes).sum();
+        lines.push(format!(
+            "legitimate traffic: {}; {msgs} message(s) accepted, {auth} AUTH success(es)",
+            group_line(&legit)
+        ));
+    }
+    if !other.is_empty() {
+        lines.push(format!("other clients: {}", group_line(&other)));
+    }
+    if r.clients_not_kept > 0 {
+        lines.push(format!(
+            "{} more client(s) with {} session(s) counted but not detailed (client cap)",
+            r.clients_not_kept, r.sessions_not_kept
+        ));
+    }
+    lines.push(String::new());
+    lines.push("one client in detail: postfix-enrich explain --client ADDR FILE...".to_owned());
+    finish(lines)
+}
+
+fn header(r: &Report) -> String {
+    let pct = (r.suspicious_sessions * 100).checked_div(r.sessions).unwrap_or(0);
+    let when = match (&r.first_seen, &r.last_seen) {
+        (Some(a), Some(b)) => format!(
+            "{} to {} ({}), ",
+            a.get(..19).unwrap_or(a).replace('T', " "),
+            b.get(..19).unwrap_or(b).replace('T', " "),
+            human_duration(r.span_seconds.unwrap_or(0) as f64)
+        ),
+        _ => String::new(),
+    };
+    let unfinished = if r.unfinished_sessions > 0 {
+        format!(", {} without a verdict", r.unfinished_sessions)
+    } else {
+        String::new()
+    };
+    format!(
+        "{when}{} lines: {} session(s) from {} client(s), {} suspicious ({pct}%){unfinished}",
+        r.lines, r.sessions, r.client_count, r.suspicious_sessions
+    )
+}
+
+/// The details of the given clients, one after the other.
+pub fn render_clients(r: &Report) -> String {
+    let mut lines = vec![header(r)];
+    if r.clients.is_empty() {
+        lines.push("no sessions".to_owned());
+    }
+    for c in &r.clients {
+        lines.push(String::new());
+        lines.extend(client_detail(c));
+    }
+    finish(lines)
+}
+
+fn finish(lines: Vec<String>) -> String {
+    let mut out = String::new();
+    for l in lines {
+        let _ = writeln!(out, "{l}");
+    }
+    out
+}
