@@ -1,11 +1,16 @@
 """A host that calls the Fluent Bit filter module the way Fluent Bit does.
 
 Fluent Bit (filter_wasm on WAMR) copies the tag and the JSON record, each
-followed by a NUL, into the module with the module's exported `malloc`,
-calls the filter function with six i32 arguments (tag_ptr, tag_len,
-time_sec, time_nsec, rec_ptr, rec_len; lengths exclude the NUL), reads the
-NUL-terminated string at the returned address (checking it lies inside
-linear memory), then frees its two buffers. This harness does the same under
+followed by a NUL, into the module's linear memory
+(wasm_runtime_module_dup_data), calls the filter function with six i32
+arguments (tag_ptr, tag_len, time_sec, time_nsec, rec_ptr, rec_len; lengths
+exclude the NUL), reads the NUL-terminated string at the returned address
+(checking it lies inside linear memory), then frees its two buffers. Where
+the copies live depends on the module, as in WAMR: a module that exports
+`malloc` and `free` gets them in its own heap (four calls into the module
+per record); otherwise WAMR's app heap, `Wasm_Heap_Size` bytes appended to
+the module's initial memory before any code runs, holds them, and a record
+that does not fit is passed as pointer 0. This harness does the same under
 wasmtime (the `wasmtime` package from PyPI: prebuilt, so CI spends no
 minutes compiling a runtime; see plugin/wasm/README.md).
 
@@ -83,10 +88,40 @@ class Trap(Exception):
     """The call trapped: Fluent Bit would drop the record."""
 
 
+# The examples' Wasm_Heap_Size (examples/fluent-bit/).
+HEAP_SIZE = 1 << 20
+PAGE = 65536
+
+
+class _AppHeap:
+    """WAMR's app heap for a module without malloc/free exports: pages
+    appended to the initial memory at instantiation (so below anything the
+    module's own allocator grows later), `pages * 64 KiB - 1 KiB` usable.
+    Fluent Bit frees its copies after each call, so a bump allocator that
+    falls back to the end of the highest live block behaves like WAMR's for
+    this pattern; a block that does not fit gives 0, as WAMR does."""
+
+    def __init__(self, memory: wasmtime.Memory, store: wasmtime.Store, size: int):
+        pages = max(1, -(-size // PAGE))
+        self.base = memory.grow(store, pages) * PAGE
+        self.limit = self.base + pages * PAGE - 1024
+        self.live: dict[int, int] = {}
+
+    def malloc(self, size: int) -> int:
+        top = max(self.live.values(), default=self.base)
+        if top + size > self.limit:
+            return 0
+        self.live[top] = top + (size + 7) // 8 * 8
+        return top
+
+    def free(self, ptr: int) -> None:
+        self.live.pop(ptr, None)
+
+
 class FluentBitHost:
     """One filter instance, called like Fluent Bit's filter_wasm calls it."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, heap_size: int = HEAP_SIZE):
         self.module = _module(path or wasm_path())
         self.store = wasmtime.Store(_ENGINE)
         wasi = wasmtime.WasiConfig()
@@ -99,8 +134,13 @@ class FluentBitHost:
         self.instance = linker.instantiate(self.store, self.module)
         ex = self.instance.exports(self.store)
         self.memory: wasmtime.Memory = ex["memory"]
-        self.malloc = _I32Func(self.store, ex["malloc"])
-        self.free = _I32Func(self.store, ex["free"])
+        self.own_heap = "malloc" in ex and "free" in ex
+        if self.own_heap:
+            self.malloc = _I32Func(self.store, ex["malloc"])
+            self.free = _I32Func(self.store, ex["free"])
+        else:
+            heap = _AppHeap(self.memory, self.store, heap_size)
+            self.malloc, self.free = heap.malloc, heap.free
         self.func = _I32Func(self.store, ex[FUNCTION])
 
     def _base(self) -> int:

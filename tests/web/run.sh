@@ -3,8 +3,9 @@
 #   bash tests/web/run.sh
 # Installs Debian's chromium when /usr/bin/chromium is missing (no browser
 # is ever downloaded by npm), installs playwright-core at the version pinned
-# in package-lock.json, builds the JS module into examples/web/pkg
-# (tests/wasm/build.sh, incremental), then runs the headless-Chromium tests
+# in package-lock.json, builds the JS module into examples/web/pkg with
+# the newcomer's command (examples/web/serve.sh --build-only, incremental),
+# then runs the headless-Chromium tests
 # with `node --test`. Screenshots land in $CARGO_TARGET_DIR/web-test/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +22,7 @@ printf '\n== playwright-core (npm, pinned)\n' >&2
 (cd tests/web && npm ci --no-audit --no-fund --ignore-scripts >&2)
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-  bash tests/wasm/build.sh
+  bash examples/web/serve.sh --build-only
 fi
 
 printf '\n== page tests in headless Chromium (node --test)\n'

@@ -1,9 +1,18 @@
 //! postfix-enrich as a Fluent Bit `filter_wasm` module (wasm32-wasip1).
 //!
 //! The module exports ONE filter function, [`postfix_enrich`] (set
-//! `Function_Name postfix_enrich`), plus wasi-libc's `malloc` and `free`
-//! (exported by build.rs) so that Fluent Bit copies each tag and record
-//! into the module's own heap instead of WAMR's small app heap.
+//! `Function_Name postfix_enrich`), and its memory; deliberately not
+//! `malloc`/`free`. Measured in Fluent Bit 5.1.1 (../README.md): a module
+//! that exports both makes WAMR switch its app heap off and call into the
+//! module four extra times per record (malloc and free for tag and record);
+//! without them WAMR copies tag and record into its app heap
+//! (`Wasm_Heap_Size`), which it appends after the module's initial memory,
+//! below anything wasi-libc's dlmalloc later grows, so the heaps never
+//! overlap. That holds while the module exports no `__heap_base` global
+//! (WAMR would then insert its heap at __heap_base and move only the
+//! global, while dlmalloc keeps the link-time address); rustc exports none
+//! for a wasm32-wasip1 cdylib, and tests/wasm/test_filter.py checks the
+//! export list.
 //!
 //! Fluent Bit keeps one module instance per `[FILTER]` for its whole life,
 //! so one static [`filter::Filter`] (one core `Enricher`) keeps session
