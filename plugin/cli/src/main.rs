@@ -152,7 +152,7 @@ fn parse_time(s: &str) -> Result<i64, String> {
     if t.len() == 19 {
         t.push('Z');
     }
-    Timestamp::parse_rfc3339(t.as_bytes())
+    Timestamp::parse_rfc3339(t.as_bytes(), 0)
         .filter(|(_, used)| *used == t.len())
         .map(|(ts, _)| ts.unix_seconds())
         .ok_or_else(|| format!("expected a time like 2026-06-19 08:00 or 2026-06-19T08:00:00Z, got {s:?}"))

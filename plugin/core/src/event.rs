@@ -967,7 +967,7 @@ event_struct! {
         pub enhanced: Option<Str<'a>>,
         /// Reply text after the codes.
         pub text: Str<'a>,
-        /// The command it answered (`RCPT TO`, `end of DATA`, ...), when logged.
+        /// The stage it answered, in `smtp.stage`'s vocabulary (`RCPT`, `END-OF-MESSAGE`, ...), when known.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub in_reply_to: Option<Str<'a>>,
     }

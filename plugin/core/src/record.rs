@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use crate::bounded::{BoundedMap, MapStats};
 use crate::event::{IntoStatic, MessageClient, MessageRecord, RecipientRecord, RemoteReply, SessionId, VerdictClass};
 use crate::frame::FrameView;
-use crate::message::{fields, Delivery, Message, Parsed};
+use crate::message::{Delivery, Message, Parsed};
 use crate::timestamp::Timestamp;
 use crate::Event;
 
@@ -145,27 +145,16 @@ fn ending(daemon: &str, message: &Message<'_>, line: &str) -> Option<&'static st
 /// The remote server's reply quoted in a delivery status text:
 /// `host H[A] said: 550 5.1.1 text (in reply to RCPT TO command)`, or the
 /// reply itself when an smtp/lmtp delivery succeeded (`250 2.0.0 Ok: queued as X`).
-///
-/// The one place that reads replies out of the status text, so that it can
-/// switch to a typed reply on the delivery line when the parser gives one.
+/// Read by the smtp client's own parser, so a record's reply and the delivery
+/// line's `smtp.reply`/`smtp.stage` always agree.
 fn remote_reply(text: &str) -> Option<RemoteReply<'_>> {
-    let quoted = match text.find(" said: ") {
-        Some(i) if text.starts_with("host ") => &text[i + 7..],
-        _ => text,
-    };
-    let (reply, in_reply_to) = match quoted.strip_suffix(" command)") {
-        Some(head) => match head.rfind(" (in reply to ") {
-            Some(i) => (&quoted[..i], Some(&head[i + 14..])),
-            None => (quoted, None),
-        },
-        None => (quoted, None),
-    };
-    let r = fields::reply(reply)?;
+    let parsed = crate::message::smtp_client::delivery_text(text)?;
+    let r = parsed.reply?;
     Some(RemoteReply {
         code: r.code,
         enhanced: r.enhanced.map(Cow::Borrowed),
         text: Cow::Borrowed(r.text),
-        in_reply_to: in_reply_to.map(Cow::Borrowed),
+        in_reply_to: parsed.stage.map(Cow::Borrowed),
     })
 }
 
@@ -269,7 +258,7 @@ impl Records {
                 // transaction any further than its `client=` line did.
                 m.progressed |= daemon != "smtpd";
                 match message {
-                    Message::MessageId(_, id) => m.message_id = Some(boxed(id)),
+                    Message::MessageId(_, id, _) => m.message_id = Some(boxed(id)),
                     Message::QueueActive { from, size, nrcpt, .. } => {
                         m.sender = Some(boxed(from));
                         m.size = size.or(m.size);
@@ -713,14 +702,14 @@ mod tests {
             r.text,
             "<reject-dave@sink.test>: Recipient address rejected: User unknown in sink"
         );
-        assert_eq!(r.in_reply_to.as_deref(), Some("RCPT TO"));
+        assert_eq!(r.in_reply_to.as_deref(), Some("RCPT"));
         let r = remote_reply("250 2.0.0 Ok: queued as SINK0001").unwrap();
-        assert_eq!((r.code, &*r.text, r.in_reply_to), (250, "Ok: queued as SINK0001", None));
+        assert_eq!((r.code, &*r.text), (250, "Ok: queued as SINK0001"));
         let r = remote_reply(
             "host mx.example.net[203.0.113.5] said: 450 4.7.1 Try again later (in reply to end of DATA command)",
         )
         .unwrap();
-        assert_eq!((r.code, r.in_reply_to.as_deref()), (450, Some("end of DATA")));
+        assert_eq!((r.code, r.in_reply_to.as_deref()), (450, Some("END-OF-MESSAGE")));
         for not_a_reply in [
             "delivered to mailbox",
             "connect to 127.0.0.1[127.0.0.1]:2527: Connection refused",
