@@ -457,9 +457,14 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             });
             EventKind::Delivery
         }
-        Message::Expired(qid, from) => {
+        Message::Expired(qid, from, status) => {
             ev.postfix.queue_id = Some(b(qid));
             email_mut(ev).from = address(from);
+            // The message's last status, for all recipients still queued.
+            ev.postfix.delivery = Some(Box::new(DeliveryInfo {
+                status: b(status),
+                ..DeliveryInfo::default()
+            }));
             ev.event.outcome = Some("failure");
             EventKind::Expired
         }

@@ -287,8 +287,9 @@ pub enum Message<'a> {
     },
     /// A per-recipient delivery status line.
     Delivery(&'a str, Box<Delivery<'a>>),
-    /// qmgr `<qid>: from=<s>, status=expired, returned to sender`.
-    Expired(&'a str, &'a str),
+    /// qmgr `<qid>: from=<s>, status=expired, returned to sender` (or
+    /// `status=force-expired` after `postsuper -e`): queue id, sender, status word.
+    Expired(&'a str, &'a str, &'a str),
     /// `<qid>: removed[ (reason)]` (qmgr, cleanup, postsuper).
     Removed(&'a str),
     /// bounce `<qid>: sender non-delivery notification: <newqid>` and relatives.

@@ -34,8 +34,9 @@ pub(super) fn parse<'a>(daemon: &str, severity: Severity, body: &'a str) -> Mess
             Some(i) => (&from[..i], &from[i + 3..]),
             None => (from.trim_end_matches('>'), ""),
         };
-        if tail.starts_with("status=") {
-            return Message::Expired(qid, sender);
+        if let Some(status) = tail.strip_prefix("status=") {
+            let status = status.split([',', ' ']).next().unwrap_or(status);
+            return Message::Expired(qid, sender, status);
         }
         return Message::QueueActive {
             queue_id: qid,
@@ -221,7 +222,16 @@ mod tests {
                 Severity::Info,
                 "3F2A81C0B4: from=<a@b>, status=expired, returned to sender"
             ),
-            Message::Expired(..)
+            Message::Expired("3F2A81C0B4", "a@b", "expired")
+        ));
+        // After `postsuper -e` (Postfix 3.7 wording, tests/corpus).
+        assert!(matches!(
+            parse(
+                "qmgr",
+                Severity::Info,
+                "CFD401F00AB: from=<alice@lab.test>, status=force-expired, returned to sender"
+            ),
+            Message::Expired("CFD401F00AB", "alice@lab.test", "force-expired")
         ));
         assert!(matches!(
             parse("qmgr", Severity::Info, "3F2A81C0B4: removed"),
