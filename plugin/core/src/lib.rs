@@ -184,7 +184,9 @@ fn process<'a>(view: FrameView<'a>, invalid_utf8: bool, config: &Config, context
             }
         }
     }
-    let spans: Vec<Redaction> = spans.into_iter().flatten().collect();
+    // An empty span (a client line with nothing after its colon) hides
+    // nothing, so it neither rewrites the message nor marks it redacted.
+    let spans: Vec<Redaction> = spans.into_iter().flatten().filter(|r| r.end > r.start).collect();
     if !spans.is_empty() {
         ev.message = privacy::redact(std::mem::take(&mut ev.message), &spans);
         ev.postfix.redacted = true;
