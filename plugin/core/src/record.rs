@@ -91,6 +91,8 @@ struct Open {
     last_seen: Option<Timestamp>,
     delay: Option<f64>,
     expired: bool,
+    /// Expired by `postsuper -e` (qmgr says `status=force-expired`).
+    force_expired: bool,
     recipients: Vec<Rcpt>,
     omitted: u32,
     bounce_queue_id: Option<Box<str>>,
@@ -265,8 +267,9 @@ impl Records {
                         m.nrcpt = nrcpt.or(m.nrcpt);
                     }
                     Message::Delivery(_, d) => add_delivery(m, d, cap),
-                    Message::Expired(_, from, _) => {
+                    Message::Expired(_, from, status) => {
                         m.expired = true;
+                        m.force_expired |= *status == "force-expired";
                         m.sender.get_or_insert_with(|| boxed(from));
                     }
                     _ => {}
@@ -403,7 +406,11 @@ fn close(m: Open, end: &'static str) -> MessageRecord<'static> {
         .map(|r| {
             let mut status = owned(r.status);
             if status == "deferred" && (end == "deleted" || m.expired) {
-                status = Cow::Borrowed(if end == "deleted" { "deleted" } else { "expired" });
+                status = Cow::Borrowed(match (end, m.force_expired) {
+                    ("deleted", _) => "deleted",
+                    (_, true) => "force-expired",
+                    _ => "expired",
+                });
             }
             let reply = r.text.as_deref().and_then(remote_reply).map(IntoStatic::into_static);
             RecipientRecord {
