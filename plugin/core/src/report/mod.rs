@@ -423,6 +423,7 @@ impl ReportBuilder {
         clients.sort_by(|a, b| {
             b.suspicious
                 .cmp(&a.suspicious)
+                .then(rank(b).cmp(&rank(a)))
                 .then(b.severity.cmp(&a.severity))
                 .then(b.sessions.cmp(&a.sessions))
                 .then(a.address.cmp(&b.address))
@@ -480,6 +481,16 @@ pub fn severity(class: VerdictClass) -> u8 {
         ConnectOnly => 3,
         _ => 2,
     }
+}
+
+/// Where a client stands in "worst first": its worst verdict's severity
+/// weighted by the order of magnitude of its sessions. Severity alone put a
+/// probe that came 480 times a day below every client with one failed AUTH,
+/// which is not what an admin reading one screen needs first; volume alone
+/// would bury a brute force under connect-only noise. Doubling the sessions
+/// adds one severity step's worth.
+fn rank(c: &ClientReport) -> u64 {
+    u64::from(c.severity) * u64::from(1 + (c.sessions.max(1)).ilog2())
 }
 
 fn client_report(address: &str, c: &ClientAgg) -> ClientReport {
