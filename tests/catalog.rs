@@ -210,7 +210,7 @@ fn line_for(row: &Row) -> String {
 /// Rows whose filled line names a target yet that are not lines of that
 /// kind, each with why; matched as a part of the row's format or source
 /// (short formats only whole).
-const NOT_TARGET: [(&str, &str); 13] = [
+const NOT_TARGET: [(&str, &str); 12] = [
     ("%s: %s", "smtp_trouble.c's '<qid>: <reason>': the reasons are the texts parsed above (host ... said, lost connection, ...), tested in client_side.rs"),
     ("EGD server", "names the entropy daemon's socket path, not a peer (tls_prng_egd.c)"),
     ("Host offered STARTTLS: [", "names the next-hop host name, not an address (smtp_proto.c: STR(iter->host))"),
@@ -220,7 +220,6 @@ const NOT_TARGET: [(&str, &str); 13] = [
     ("smtp/smtp_proto.c:136", "smtp_header_checks/smtp_body_checks action note: queue id, action and matched text (queue_note)"),
     ("map lookup problem -- message not accepted", "a server-side table problem about one message: queue id only"),
     ("not sending trace/success notification", "bounce housekeeping: queue id only"),
-    ("src/postsuper/", "postsuper's per-message lines are the headers helper's (issue 9 §2, message/admin.rs)"),
     ("status=deferred (%s failed)", "a message-wide status after a failed bounce/defer request; no recipient, queue id only"),
     ("status=deferred (bounce failed)", "a message-wide status after a failed bounce request; queue id only"),
     ("passing <%s> to transport=%s", "deliver_pass note: queue id and transport only"),
