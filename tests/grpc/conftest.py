@@ -254,6 +254,8 @@ def ts_instant(seconds, nanos):
 
 
 def json_instant(s):
+    if isinstance(s, datetime.datetime):
+        return s
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(datetime.timezone.utc)
 
 
