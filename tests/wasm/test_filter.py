@@ -77,12 +77,14 @@ def test_session_verdict_appears_on_the_closing_line(host):
 
 
 def test_a_fresh_instance_has_no_context():
-    """The state is the instance's: the same closing line alone gets no
-    session id (proving the verdict above came from earlier calls)."""
+    """The state is the instance's: the same closing line alone is a session
+    whose start was not seen, judged with low confidence (proving the
+    confident verdict above came from earlier calls)."""
     lines = log_lines(SAMPLE)
     closing = next(l for l in lines if "disconnect from" in l and "72.38.252.2" in l)
     out = FluentBitHost().filter_line(closing)
-    assert "session_id" not in out["postfix"]
+    assert out["probe"]["confidence"] == "low"
+    assert any("start was not seen" in r for r in out["probe"]["reasons"]), out["probe"]
 
 
 def test_secrets_never_leave():

@@ -1,6 +1,6 @@
 """The native reference the wasm tests compare with (plugin/wasm/examples/
 native.rs, built from the same core source) prints exactly what the product
-CLI prints: NDJSON, --stateless NDJSON and explain --json."""
+CLI prints: NDJSON, --stateless NDJSON and explain --sessions --json."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def run(cmd: list) -> str:
 @pytest.mark.parametrize("path", input_files())
 @pytest.mark.parametrize(
     "native_mode, cli_args",
-    [("ndjson", []), ("stateless", ["--stateless"]), ("explain", ["explain", "--json"])],
+    [("ndjson", []), ("stateless", ["--stateless"]), ("explain", ["explain", "--sessions", "--json"])],
 )
 def test_reference_matches_the_cli(path, native_mode, cli_args):
     if not cli_path().exists():
