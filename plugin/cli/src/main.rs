@@ -21,7 +21,7 @@ use postfix_enrich_core::report::{text, ReportBuilder, ReportFilter, ReportLimit
 use postfix_enrich_core::whatif;
 use postfix_enrich_core::VerdictClass;
 use postfix_enrich_core::{
-    encode, Blocklists, Config, Enricher, EventKind, Limits, Privacy, Timestamp, Treatment, YearPolicy,
+    encode, Blocklists, Config, Enricher, Event, EventKind, Limits, Privacy, Timestamp, Treatment, YearPolicy,
 };
 
 use input::{Follower, Input};
@@ -329,6 +329,22 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// Opens every input before reading any, so a typo fails before output starts.
+/// Enriches every line of `inputs` in order and hands each Event to `f`:
+/// the reading loop `explain` and `what-if` share.
+fn enrich_each(inputs: Vec<Input>, enricher: &mut Enricher, mut f: impl FnMut(&Event<'_>)) -> Result<()> {
+    let mut buf = Vec::with_capacity(4096);
+    for mut input in inputs {
+        while input
+            .read_line(&mut buf)
+            .with_context(|| format!("reading {}", input.name))?
+            > 0
+        {
+            f(&enricher.enrich(&buf));
+        }
+    }
+    Ok(())
+}
+
 fn open_all(files: &[PathBuf]) -> Result<Vec<Input>> {
     if files.is_empty() {
         return Ok(vec![Input::open(std::path::Path::new("-"))?]);
@@ -523,20 +539,10 @@ fn explain(args: ExplainArgs) -> Result<()> {
     };
     let mut builder = ReportBuilder::new(ReportLimits::default(), filter.clone());
     let mut explainer = args.sessions.then(Explainer::new);
-    let mut buf = Vec::with_capacity(4096);
-    for mut input in inputs {
-        while input
-            .read_line(&mut buf)
-            .with_context(|| format!("reading {}", input.name))?
-            > 0
-        {
-            let ev = enricher.enrich(&buf);
-            match &mut explainer {
-                Some(x) => x.push(&ev),
-                None => builder.push(&ev),
-            }
-        }
-    }
+    enrich_each(inputs, &mut enricher, |ev| match &mut explainer {
+        Some(x) => x.push(ev),
+        None => builder.push(ev),
+    })?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if let Some(x) = explainer {
@@ -612,16 +618,7 @@ fn what_if(args: WhatIfArgs) -> Result<()> {
         mynetworks: args.mynetworks.clone(),
     };
     let mut replay = whatif::WhatIf::new(restrictions, options);
-    let mut buf = Vec::with_capacity(4096);
-    for mut input in inputs {
-        while input
-            .read_line(&mut buf)
-            .with_context(|| format!("reading {}", input.name))?
-            > 0
-        {
-            tracker.push(&enricher.enrich(&buf), &mut |s| replay.fold(&s));
-        }
-    }
+    enrich_each(inputs, &mut enricher, |ev| tracker.push(ev, &mut |s| replay.fold(&s)))?;
     tracker.finish(&mut |s| replay.fold(&s));
     let answer = replay.finish();
     let stdout = io::stdout();
