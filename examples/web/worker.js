@@ -3,33 +3,39 @@
 // text or a File; files are read in 4 MiB slices, decoded as a UTF-8 stream
 // (a slice may cut a character or a line: the decoder and `carry` join
 // them), and each slice's complete lines go to Enricher.pushText. Progress
-// is posted after every slice. The explain report stays here: the page asks
-// for filtered pages of it, so a 100 MB log's report is never cloned into
-// the main thread at once (that alone blocked the page for seconds).
-import init, { Enricher } from './pkg/postfix_enrich_js.js';
+// is posted after every slice. The result is the core's report (what
+// `postfix-enrich explain --json` prints for the same options); only the
+// clients the overview shows one by one cross to the page, so a report
+// with 100k clients never clogs the main thread (a client filter brings
+// any other one forward). The last input is kept so new options (filters, blocklists)
+// re-read it without asking the user again.
+import init, { Enricher, verdictClasses } from './pkg/postfix_enrich_js.js';
 
 const CHUNK = 4 << 20;
-const SESSIONS_SENT = 200;
 const ready = init();
 let generation = 0;
-// The finished report and the last filtered view of it.
-let report = [];
-let view = { key: null, clients: [], sessions: 0 };
+let input = null;
 
-async function analyse(job, gen) {
+async function analyse(gen, options) {
   await ready;
-  const enricher = new Enricher();
+  let enricher;
+  try {
+    enricher = new Enricher(options);
+  } catch (e) {
+    postMessage({ type: 'error', gen, message: String(e && e.message || e) });
+    return;
+  }
   const started = performance.now();
-  const total = job.file ? job.file.size : job.text.length;
+  const total = input.file ? input.file.size : input.text.length;
   const progress = (done) =>
     postMessage({ type: 'progress', gen, done, total, lines: enricher.lines, suspicious: enricher.suspicious });
   try {
-    if (job.file) {
+    if (input.file) {
       const decoder = new TextDecoder('utf-8');
       let carry = '';
       for (let off = 0; off < total; off += CHUNK) {
         if (gen !== generation) return; // superseded by a newer input
-        const buf = await job.file.slice(off, off + CHUNK).arrayBuffer();
+        const buf = await input.file.slice(off, off + CHUNK).arrayBuffer();
         const text = carry + decoder.decode(buf, { stream: off + CHUNK < total });
         const cut = text.lastIndexOf('\n') + 1;
         enricher.pushText(text.slice(0, cut));
@@ -38,16 +44,15 @@ async function analyse(job, gen) {
       }
       if (carry) enricher.pushText(carry);
     } else {
-      enricher.pushText(job.text);
+      enricher.pushText(input.text);
     }
     progress(total);
-    report = enricher.explain();
-    view = { key: null, clients: [], sessions: 0 };
-    const classes = new Set();
-    for (const c of report) for (const [k] of c.classes) classes.add(k);
+    const report = enricher.explain();
+    const o = report.overview;
+    const shown = o.details ? report.clients.length : o.listed;
     postMessage({
-      type: 'done', gen, clients: report.length, classes: [...classes].sort(),
-      lines: enricher.lines, verdicts: enricher.verdicts, suspicious: enricher.suspicious,
+      type: 'done', gen, report: { ...report, clients: report.clients.slice(0, shown) },
+      blocklists: enricher.blocklistReport, verdicts: enricher.verdicts,
       ms: Math.round(performance.now() - started),
     });
   } catch (e) {
@@ -57,34 +62,10 @@ async function analyse(job, gen) {
   }
 }
 
-/// A page of the report under the page's filters.
-function page({ gen, suspicious, cls, addr, offset, limit }) {
-  const key = JSON.stringify([suspicious, cls, addr]);
-  if (view.key !== key) {
-    const clients = report.filter((c) =>
-      (!suspicious || c.suspicious) &&
-      (!cls || c.classes.some(([k]) => k === cls)) &&
-      (!addr || c.address.toLowerCase().includes(addr) || c.names.some((n) => n.toLowerCase().includes(addr))));
-    view = { key, clients, sessions: clients.reduce((n, c) => n + c.sessions.length, 0) };
-  }
-  // Only the sessions the page may show cross over: those matching the
-  // filters, at most SESSIONS_SENT per client (a busy address has thousands).
-  const clients = view.clients.slice(offset, offset + limit).map((c) => {
-    const matching = c.sessions.filter((s) =>
-      (!cls || s.verdict?.class === cls) && (!suspicious || s.verdict?.suspicious));
-    return { ...c, sessions: matching.slice(0, SESSIONS_SENT), sessions_matched: matching.length, sessions_total: c.sessions.length };
-  });
-  postMessage({
-    type: 'page', gen, offset, matched: view.clients.length, total: report.length, sessions: view.sessions, clients,
-  });
-}
-
-onmessage = (ev) => {
-  if (ev.data.type === 'view') {
-    if (ev.data.gen === generation) page(ev.data);
-    return;
-  }
-  generation = ev.data.gen;
-  report = [];
-  analyse(ev.data, ev.data.gen);
+onmessage = ({ data }) => {
+  generation = data.gen;
+  if (data.text !== undefined || data.file) input = { text: data.text, file: data.file };
+  if (input) analyse(data.gen, data.options);
 };
+
+ready.then(() => postMessage({ type: 'ready', classes: verdictClasses() }));

@@ -9,6 +9,7 @@
 #   $T/js-pkg/node/                                         JS module for Node
 #   examples/web/pkg/                                       JS module for the page
 #   $T/debug/postfix-enrich, $T/debug/examples/native       native CLI and reference
+#   $T/day.log                                              the day example (examples/logs/make_day.rs)
 # The native side is built in the dev profile: CI's `cargo test --workspace`
 # has compiled all of it already, so this costs seconds there (the release
 # CLI pulls in the gRPC stack: ~10 minutes on 2 cores). bench.sh builds its
@@ -27,6 +28,11 @@ fi
 
 step "native CLI and the native reference (plugin/wasm/examples/native.rs)"
 cargo build -p postfix-enrich -p postfix-enrich-fluent-bit --bin postfix-enrich --example native >&2
+
+step "the day example (the README's make_day command, written to \$T/day.log)"
+cargo build -p postfix-enrich-tests --example make_day >&2
+"$T/debug/examples/make_day" > "$T/day.log"
+wc -l "$T/day.log" >&2
 
 step "Fluent Bit filter (wasm32-wasip1)"
 cargo build -p postfix-enrich-fluent-bit --target wasm32-wasip1 --profile wasm >&2

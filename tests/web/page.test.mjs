@@ -1,12 +1,17 @@
 // Tests of the static page (examples/web) in headless Chromium (Debian's
 // /usr/bin/chromium driven by playwright-core; no browser is downloaded):
-// upload and paste the bundled sample and check that 72.38.252.2 shows
-// ehlo_quit_probe with its reasons; check the filters; check that a large
-// file is processed in the worker with progress while the page stays
-// responsive. Saves screenshots under $WEB_TEST_OUT (default
-// target/web-test/).
+// upload, paste and drop the bundled sample and check that 72.38.252.2
+// shows ehlo_quit_probe with its reasons and timeline; on the day example
+// (examples/logs/make_day.rs, $DAY_LOG) check that the overview is the
+// CLI's (the same header, the probe ranked first with the CLI's cadence
+// line, the blocklist's name, the legitimate-traffic line) and that a click
+// shows the probe's detail (its pattern, cadence, verdict with reasons and
+// the CLI's conclusion); check the filters; check that a large file is
+// processed in the worker with progress while the page stays responsive.
+// Saves screenshots under $WEB_TEST_OUT (default target/web-test/).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +20,10 @@ import { serve } from './server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const webDir = process.env.WEB_DIR || path.join(root, 'examples/web');
-const out = process.env.WEB_TEST_OUT || path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'web-test');
+const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
+const out = process.env.WEB_TEST_OUT || path.join(target, 'web-test');
+const cli = process.env.POSTFIX_ENRICH_CLI || path.join(target, 'debug', 'postfix-enrich');
+const dayLog = process.env.DAY_LOG || path.join(target, 'day.log');
 const sample = path.join(root, 'examples/logs/seed-ehlo-probe.log');
 const PROBE = '72.38.252.2';
 
@@ -48,6 +56,13 @@ async function open() {
   return { page, errors };
 }
 
+/** The CLI's text report (the page dates year-less stamps from today, as the CLI does). */
+function cliText(args) {
+  const r = spawnSync(cli, ['explain', '--quiet', ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n');
+}
+
 async function checkProbe(page) {
   await page.waitForSelector('body[data-state="done"]', { timeout: 30_000 });
   const card = page.locator(`article.client[data-address="${PROBE}"]`);
@@ -55,9 +70,10 @@ async function checkProbe(page) {
   const text = await card.innerText();
   assert.match(text, /ehlo_quit_probe/);
   assert.match(text, /SUSPICIOUS/);
+  assert.match(await card.locator('.conclusion').innerText(), /never tried AUTH or MAIL: a capability probe; nothing got in/);
   const reasons = await card.locator('.verdict ul.reasons li').allInnerTexts();
   assert.ok(reasons.length > 0, 'reasons listed');
-  // The timeline shows the commands and replies.
+  // The example timeline shows the commands and replies.
   const steps = await card.locator('.step .x').allInnerTexts();
   assert.ok(steps.some((s) => s.startsWith('EHLO')), steps.join('\n'));
   assert.ok(steps.some((s) => s.startsWith('QUIT')), steps.join('\n'));
@@ -99,34 +115,112 @@ test('dropping a file on the page analyses it', async () => {
   await page.close();
 });
 
-test('filters: suspicious only, by class, by address', async () => {
-  const { page } = await open();
-  await page.setInputFiles('#file', sample);
-  await page.waitForSelector('body[data-state="done"]');
-  const all = await page.locator('article.client').count();
-  // Filtering is a round trip to the worker: wait for its answer each time.
-  const settled = () => page.waitForSelector('body[data-state="done"]');
+// The day example with a blocklist that lists the probe, named by its file.
+const listDir = path.join(out, 'lists');
+mkdirSync(listDir, { recursive: true });
+const openbl = path.join(listDir, 'openbl.txt');
+writeFileSync(openbl, readFileSync(path.join(root, 'examples/logs/blocklist-example.txt')));
+
+async function openDay(page) {
+  await page.setInputFiles('#f-blocklists', openbl);
+  await page.setInputFiles('#file', dayLog);
+  await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 });
+}
+
+const settled = async (page, click = '#apply') => {
+  await page.click(click);
+  await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 });
+};
+
+test('the day example: the overview is the CLI\'s, the probe first with its cadence and list', async () => {
+  const { page, errors } = await open();
+  await openDay(page);
+  const text = cliText(['--blocklist', `openbl=${openbl}`, dayLog]);
+  assert.equal(await page.locator('.report-header').innerText(), text[0]);
+  const first = page.locator('ol.ranked > li.client-line').first();
+  assert.equal(await first.getAttribute('data-address'), PROBE);
+  const second = await first.locator('.second').innerText();
+  assert.match(second, /^every 3 min \d+ s ± [\d.]+ s, 480 times, 00:0\d-23:5\d; tried no AUTH, no MAIL/);
+  // The line under the probe's in the CLI's overview, word for word.
+  const at = text.findIndex((l) => l.trimStart().startsWith(`${PROBE} `));
+  assert.ok(at > 0, text.join('\n'));
+  assert.match(text[at], /\[listed: openbl\]/);
+  assert.equal(second, text[at + 1].trim());
+  assert.deepEqual(await first.locator('.badge.list').allInnerTexts(), ['openbl']);
+  const legit = text.find((l) => l.startsWith('legitimate traffic: '));
+  assert.ok(legit, text.join('\n'));
+  assert.equal(await page.locator('.group.legitimate').innerText(), legit);
+  assert.equal(await page.locator('ol.ranked > li').count(), text.filter((l) => /^      \S/.test(l)).length);
+  await page.screenshot({ path: path.join(out, 'day-overview.png'), fullPage: true });
+
+  // A click shows the detail `explain --client` shows.
+  await first.locator('button.line').click();
+  const card = first.locator(`article.client[data-address="${PROBE}"]`);
+  await card.waitFor();
+  const detail = cliText(['--blocklist', `openbl=${openbl}`, '--client', PROBE, dayLog]);
+  const line = (prefix) => detail.find((l) => l.trim().startsWith(prefix))?.trim();
+  assert.equal(`cadence: ${await card.locator('dd.cadence').innerText()}`, line('cadence: '));
+  assert.equal(`tried: ${await card.locator('dd.tried').innerText()}`, line('tried: '));
+  assert.equal(await card.locator('.conclusion').innerText(), line('conclusion: '));
+  const patterns = await card.locator('.pattern summary').allInnerTexts();
+  assert.equal(patterns.length, 1, patterns.join('\n'));
+  assert.match(patterns[0], /^480 × EHLO User/);
+  assert.equal(patterns[0], line('480 × '));
+  assert.ok((await card.locator('.pattern .step').count()) > 3, 'the pattern has its example timeline');
+  assert.ok((await card.locator('.verdict ul.reasons li').count()) > 0);
+  assert.match(await card.locator('.verdict').first().innerText(), /ehlo_quit_probe \(suspicious, confidence \w+\) ×480/);
+  await page.screenshot({ path: path.join(out, 'day-detail.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('filters re-read the input: suspicious only, by class, by client (CIDR), by time', async () => {
+  const { page, errors } = await open();
+  await openDay(page);
+  assert.equal(await page.locator('.group.legitimate').count(), 1);
   await page.check('#f-suspicious');
-  await settled();
-  const sus = page.locator('article.client');
-  assert.ok((await sus.count()) >= 1);
-  assert.equal(await page.locator('article.client:not(.suspicious)').count(), 0);
+  await settled(page);
+  assert.equal(await page.locator('.group.legitimate').count(), 0);
+  assert.equal(await page.locator('.report-header').innerText(), cliText(['--suspicious', dayLog])[0]);
   await page.uncheck('#f-suspicious');
-  await settled();
   await page.selectOption('#f-class', 'ehlo_quit_probe');
-  await settled();
-  assert.ok(await page.locator(`article.client[data-address="${PROBE}"]`).count() === 1);
+  await settled(page);
+  assert.equal(await page.locator('.report-header').innerText(), cliText(['--class', 'ehlo_quit_probe', dayLog])[0]);
   await page.selectOption('#f-class', '');
-  await settled();
-  await page.fill('#f-address', '72.38.');
-  await settled();
+  // One client in the filter: the page shows its detail directly, as the CLI's --client does.
+  await page.fill('#f-client', '72.38.0.0/16');
+  await settled(page);
   assert.equal(await page.locator('article.client').count(), 1);
-  await page.fill('#f-address', 'no-such-client');
-  await settled();
-  assert.equal(await page.locator('article.client').count(), 0);
-  await page.fill('#f-address', '');
-  await settled();
-  assert.equal(await page.locator('article.client').count(), Math.min(all, 100));
+  assert.equal(await page.locator('article.client').getAttribute('data-address'), PROBE);
+  await page.fill('#f-client', '127.0.0.0/8');
+  await settled(page);
+  assert.equal(await page.locator(`[data-address="${PROBE}"]`).count(), 0);
+  await page.fill('#f-client', '');
+  await page.fill('#f-since', '2026-11-30T06:00:00');
+  await page.fill('#f-until', '2026-11-30T07:00:00');
+  await settled(page);
+  assert.equal(await page.locator('.report-header').innerText(),
+    cliText(['--since', '2026-11-30 06:00', '--until', '2026-11-30T07:00:00Z', dayLog])[0]);
+  await page.fill('#f-client', 'not an address');
+  await page.click('#apply');
+  await page.waitForSelector('body[data-state="error"]');
+  assert.match(await page.locator('#status').innerText(), /client: not an address or CIDR network/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a blocklist with bad lines is reported once and does not stop the report', async () => {
+  const { page, errors } = await open();
+  const bad = path.join(listDir, 'mixed.txt');
+  writeFileSync(bad, `${PROBE}\nthis is not an address\n`);
+  await page.setInputFiles('#f-blocklists', bad);
+  await page.setInputFiles('#file', sample);
+  await checkProbe(page);
+  const warnings = await page.locator('#warnings .warning').allInnerTexts();
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /blocklist mixed: 1 entries, 1 line\(s\) skipped as not an address \(first: line 2/);
+  assert.deepEqual(await page.locator(`article.client[data-address="${PROBE}"] .badge.list`).allInnerTexts(), ['listed: mixed']);
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
@@ -167,7 +261,9 @@ test('a large file is processed in a worker with progress, the page stays respon
   assert.ok(worstPing < 1000, `main thread blocked ${worstPing} ms while working`);
   assert.ok(lastPing < 1000, `main thread blocked ${lastPing} ms by the report`);
   assert.match(await page.locator('#status').innerText(), /lines in \d+ ms/);
-  assert.ok(await page.locator(`article.client[data-address="${PROBE}"]`).count() === 1);
+  // The same report as the CLI's on the same file.
+  assert.equal(await page.locator('.report-header').innerText(), cliText([big])[0]);
+  assert.ok(await page.locator('ol.ranked > li.client-line').count() > 0);
   await page.screenshot({ path: path.join(out, 'large.png') });
   assert.deepEqual(errors, []);
   await page.close();

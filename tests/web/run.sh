@@ -5,7 +5,9 @@
 # is ever downloaded by npm), installs playwright-core at the version pinned
 # in package-lock.json, builds the JS module into examples/web/pkg with
 # the newcomer's command (examples/web/serve.sh --build-only, incremental),
-# then runs the headless-Chromium tests
+# builds the CLI the tests compare the page with and the day example
+# (examples/logs/make_day.rs → $CARGO_TARGET_DIR/day.log), then runs the
+# headless-Chromium tests
 # with `node --test`. Screenshots land in $CARGO_TARGET_DIR/web-test/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,6 +25,9 @@ printf '\n== playwright-core (npm, pinned)\n' >&2
 
 if [ -z "${SKIP_BUILD:-}" ]; then
   bash examples/web/serve.sh --build-only
+  printf '\n== the CLI and the day example\n' >&2
+  cargo build -p postfix-enrich --bin postfix-enrich -p postfix-enrich-tests --example make_day >&2
+  "$CARGO_TARGET_DIR/debug/examples/make_day" > "$CARGO_TARGET_DIR/day.log"
 fi
 
 printf '\n== page tests in headless Chromium (node --test)\n'

@@ -134,28 +134,11 @@ fn parse_network(s: &str) -> Result<IpNet, String> {
 }
 
 fn parse_class(s: &str) -> Result<VerdictClass, String> {
-    VerdictClass::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
-        let names: Vec<&str> = VerdictClass::ALL.iter().map(|c| c.as_str()).collect();
-        format!("unknown class {s:?}; one of: {}", names.join(", "))
-    })
+    ReportFilter::parse_class(s)
 }
 
-/// `2026-06-19 08:00`, `2026-06-19T08:00:00Z`, `2026-06-19T08:00:00+02:00` → Unix seconds (UTC when no offset).
 fn parse_time(s: &str) -> Result<i64, String> {
-    let mut t = s.trim().replacen(' ', "T", 1);
-    if t.len() == 10 {
-        t.push_str("T00:00");
-    }
-    if t.len() == 16 {
-        t.push_str(":00");
-    }
-    if t.len() == 19 {
-        t.push('Z');
-    }
-    Timestamp::parse_rfc3339(t.as_bytes(), 0)
-        .filter(|(_, used)| *used == t.len())
-        .map(|(ts, _)| ts.unix_seconds())
-        .ok_or_else(|| format!("expected a time like 2026-06-19 08:00 or 2026-06-19T08:00:00Z, got {s:?}"))
+    ReportFilter::parse_time(s)
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

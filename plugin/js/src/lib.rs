@@ -1,10 +1,14 @@
 //! postfix-enrich for JavaScript (wasm-bindgen; Node and the browser).
 //!
 //! - `enrichLine(line)`: the stateless per-line enrichment, as a plain object;
-//! - `new Enricher()`: stateful enrichment (session ids, verdicts on closing
-//!   lines) with `push(line)` → Event object, `pushText(text)` for bulk
-//!   input (the page's Web Worker), and `explain()` → the per-client
-//!   sessions and verdicts that `postfix-enrich explain --json` prints.
+//! - `new Enricher(options)`: stateful enrichment (session ids, verdicts on
+//!   closing lines, `threat.enrichments` for clients on the blocklists given
+//!   as text) with `push(line)` → Event object, `pushText(text)` for bulk
+//!   input (the page's Web Worker), `explain()` → the report that
+//!   `postfix-enrich explain --json` prints (the core's report model, the
+//!   same one the CLI renders as text and the page as HTML), and
+//!   `sessions()` → every session's timeline (`explain --sessions --json`);
+//! - `explain(text, options)`: the report of a whole text in one call.
 //!
 //! Objects cross into JS as JSON text parsed by the engine's `JSON.parse`:
 //! measured faster than serde-wasm-bindgen's object-by-object construction
@@ -12,7 +16,10 @@
 //! ../README.md). `*Json` variants return the JSON text itself (the CLI's
 //! NDJSON line, byte for byte).
 
+mod options;
+
 use postfix_enrich_core::explain::Explainer;
+use postfix_enrich_core::report::{ReportBuilder, ReportLimits};
 use postfix_enrich_core::{
     encode, enrich_line as core_enrich_line, Config, Enricher as CoreEnricher, Event, Timestamp, YearPolicy,
 };
@@ -97,11 +104,16 @@ pub fn enrich_line_direct(
     to_js_direct(&core_enrich_line(line.as_bytes(), &config_at(reference_time)))
 }
 
-/// Stateful enrichment over a stream of lines, plus the explain view.
+/// Stateful enrichment over a stream of lines, plus the report.
 #[wasm_bindgen]
 pub struct Enricher {
     enricher: CoreEnricher,
-    explainer: Explainer,
+    report: ReportBuilder,
+    /// Every session's timeline, only when asked for (`sessions: true`):
+    /// unlike the report it grows with the input.
+    explainer: Option<Explainer>,
+    /// What loading each blocklist found, as JSON objects.
+    blocklist_report: Vec<options::ListLoad>,
     buf: Vec<u8>,
     lines: u32,
     suspicious: u32,
@@ -110,7 +122,7 @@ pub struct Enricher {
 
 impl Default for Enricher {
     fn default() -> Self {
-        Self::new(None)
+        Self::with(options::Options::default())
     }
 }
 
@@ -128,24 +140,44 @@ impl Enricher {
             self.verdicts += 1;
             self.suspicious += u32::from(p.suspicious);
         }
-        self.explainer.push(ev);
+        self.report.push(ev);
+        if let Some(x) = &mut self.explainer {
+            x.push(ev);
+        }
     }
-}
 
-#[wasm_bindgen]
-impl Enricher {
-    /// An enricher with an empty context. `referenceTime` (ms since the
-    /// epoch, default now) dates year-less stamps, as "today" does in the CLI.
-    #[wasm_bindgen(constructor)]
-    pub fn new(#[wasm_bindgen(js_name = referenceTime)] reference_time: Option<f64>) -> Enricher {
+    fn with(o: options::Options) -> Enricher {
+        let mut config = config_at(o.reference_time);
+        config.blocklists = o.blocklists;
         Enricher {
-            enricher: CoreEnricher::new(config_at(reference_time)),
-            explainer: Explainer::new(),
+            enricher: CoreEnricher::new(config),
+            report: ReportBuilder::new(ReportLimits::default(), o.filter),
+            explainer: o.sessions.then(Explainer::new),
+            blocklist_report: o.loads,
             buf: Vec::with_capacity(2048),
             lines: 0,
             suspicious: 0,
             verdicts: 0,
         }
+    }
+}
+
+#[wasm_bindgen]
+impl Enricher {
+    /// An enricher with an empty context. `options` is an
+    /// `EnricherOptions` object (reference time for year-less stamps,
+    /// blocklists as text, the report's filters, `sessions`), or for
+    /// compatibility just the reference time in ms since the epoch (default
+    /// now: year-less stamps are dated as "today" dates them in the CLI).
+    /// Throws on an option the CLI would refuse (a client that is neither an
+    /// address nor a network, an unknown class, a time it cannot read);
+    /// blocklist lines that are not addresses are only counted
+    /// (`blocklistReport`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "EnricherOptions | number | null")] options: JsValue,
+    ) -> Result<Enricher, JsError> {
+        Ok(Self::with(options::Options::from_js(&options)?))
     }
 
     /// Enriches the next line of the stream; returns its Event.
@@ -187,17 +219,38 @@ impl Enricher {
         n
     }
 
-    /// Per client address, the sessions (timeline, verdict, reasons), as
-    /// `postfix-enrich explain --json` prints them.
-    #[wasm_bindgen(unchecked_return_type = "ClientReport[]")]
-    pub fn explain(&self) -> Result<JsValue, JsError> {
+    /// The report (`Report`, schemas/report.schema.json): what
+    /// `postfix-enrich explain --json` prints for the same lines and options.
+    /// Like the end of the CLI's input, it closes the sessions still open
+    /// (they count as unfinished); lines pushed afterwards start new ones.
+    #[wasm_bindgen(unchecked_return_type = "Report")]
+    pub fn explain(&mut self) -> Result<JsValue, JsError> {
         parse(&self.explain_json())
     }
 
     /// `explain()` as JSON text.
     #[wasm_bindgen(js_name = explainJson)]
-    pub fn explain_json(&self) -> String {
-        serde_json_string(&self.explainer.report())
+    pub fn explain_json(&mut self) -> String {
+        serde_json_string(&self.report.finish())
+    }
+
+    /// Per client address, every session (timeline, verdict, reasons), as
+    /// `postfix-enrich explain --sessions --json` prints them. Needs
+    /// `sessions: true` in the options (the timelines grow with the input).
+    #[wasm_bindgen(unchecked_return_type = "SessionsReport[]")]
+    pub fn sessions(&self) -> Result<JsValue, JsError> {
+        match &self.explainer {
+            Some(x) => parse(&serde_json_string(&x.report())),
+            None => Err(JsError::new("sessions() needs new Enricher({ sessions: true })")),
+        }
+    }
+
+    /// What loading each blocklist found: `{ name, entries, badLines,
+    /// firstBad?: { line, text }, message }` per list, in the order given;
+    /// `message` is the CLI's stderr line for it.
+    #[wasm_bindgen(getter, js_name = blocklistReport, unchecked_return_type = "BlocklistLoad[]")]
+    pub fn blocklist_report(&self) -> Result<JsValue, JsError> {
+        parse(&serde_json_string(&self.blocklist_report))
     }
 
     /// Lines pushed so far.
@@ -219,12 +272,37 @@ impl Enricher {
     }
 }
 
+/// The report of a whole text: `new Enricher(options)`, `pushText(text)`,
+/// `explain()`. A blocklist with lines that are not addresses is reported
+/// through `options.onWarning(message)` when given (once per list), as the
+/// CLI reports it on stderr.
+#[wasm_bindgen(unchecked_return_type = "Report")]
+pub fn explain(
+    text: &str,
+    #[wasm_bindgen(unchecked_param_type = "ExplainOptions | null")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let o = options::Options::from_js(&options)?;
+    options::warn(&options, &o.loads);
+    let mut e = Enricher::with(o);
+    e.push_text(text);
+    e.explain()
+}
+
+/// The verdict class names, in the core's order (for a class filter's choices).
+#[wasm_bindgen(js_name = verdictClasses, unchecked_return_type = "VerdictClass[]")]
+pub fn verdict_classes() -> Vec<String> {
+    postfix_enrich_core::VerdictClass::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect()
+}
+
 fn serde_json_string<T: Serialize>(v: &T) -> String {
     let mut out = Vec::with_capacity(4096);
     let mut ser = serde_json::Serializer::new(&mut out);
     // Reports hold only strings, numbers and bools: serialising cannot fail.
     if v.serialize(&mut ser).is_err() {
-        return "[]".to_owned();
+        return "null".to_owned();
     }
     String::from_utf8_lossy(&out).into_owned()
 }

@@ -2,10 +2,12 @@
 // built-in runner: its output must equal the native core's on the bundled
 // sample and the real-Postfix corpus (when present; a skip says so when
 // not): events line for line (objects and the exact NDJSON text), the
-// stateless `enrichLine` against `--stateless`, and `explain()` against
-// `explain --json`. The native side is plugin/wasm/examples/native.rs, built
-// from the same core source; tests/wasm/test_reference.py checks that it
-// prints exactly what the CLI prints.
+// stateless `enrichLine` against `--stateless`, and `sessions()` against
+// `explain --sessions --json`. The native side is
+// plugin/wasm/examples/native.rs, built from the same core source;
+// tests/wasm/test_reference.py checks that it prints exactly what the CLI
+// prints. The report (`explain()`) and blocklists are compared with the
+// product CLI itself: report.test.mjs.
 //
 // Env: PKG_NODE (dir of the wasm-bindgen nodejs output), CARGO_TARGET_DIR.
 import { test } from 'node:test';
@@ -70,27 +72,28 @@ for (const file of inputs) {
     });
   });
 
-  test(`explain() equals the native explain --json: ${name}`, { skip }, () => {
+  test(`sessions() equals the native explain --sessions --json: ${name}`, { skip }, () => {
     const native = JSON.parse(run('explain', file));
-    const e = new pfe.Enricher(REF);
+    const e = new pfe.Enricher({ referenceTime: REF, sessions: true });
     for (const line of lines(file)) e.push(line);
-    assert.deepEqual(e.explain(), native);
-    // Bulk input (the page's path) gives the same report.
-    const bulk = new pfe.Enricher(REF);
+    assert.deepEqual(e.sessions(), native);
+    // Bulk input gives the same sessions.
+    const bulk = new pfe.Enricher({ referenceTime: REF, sessions: true });
     assert.equal(bulk.pushText(readFileSync(file, 'utf8')), lines(file).length);
-    assert.deepEqual(bulk.explain(), native);
+    assert.deepEqual(bulk.sessions(), native);
   });
 }
 
 test('the probing client of the sample is an ehlo_quit_probe, suspicious', () => {
-  const e = new pfe.Enricher();
+  const e = new pfe.Enricher({ sessions: true });
   e.pushText(readFileSync(sample, 'utf8'));
-  const client = e.explain().find((c) => c.address === '72.38.252.2');
+  const client = e.sessions().find((c) => c.address === '72.38.252.2');
   assert.ok(client, 'client present');
   assert.equal(client.suspicious, true);
   assert.deepEqual(client.classes, [['ehlo_quit_probe', 1]]);
   assert.ok(client.sessions[0].verdict.reasons.length > 0);
   assert.ok(e.suspicious >= 1);
+  assert.throws(() => new pfe.Enricher().sessions(), /sessions: true/);
 });
 
 test('year-less stamps are dated relative to the reference time (default now)', () => {
@@ -113,8 +116,10 @@ test('hostile input never throws', () => {
 test('TypeScript declarations are generated', () => {
   const dts = readFileSync(path.join(pkgDir, 'postfix_enrich_js.d.ts'), 'utf8');
   for (const needle of ['export function enrichLine(line: string, referenceTime?: number | null): Event;',
-    'export class Enricher', 'constructor(referenceTime?: number | null);',
-    'push(line: string): Event;', 'explain(): ClientReport[];', 'export interface ClientReport']) {
+    'export class Enricher', 'constructor(options: EnricherOptions | number | null);',
+    'push(line: string): Event;', 'explain(): Report;', 'sessions(): SessionsReport[];',
+    'export function explain(text: string, options: ExplainOptions | null): Report;',
+    'export interface ClientReport', 'export interface Overview']) {
     assert.ok(dts.includes(needle), needle);
   }
 });

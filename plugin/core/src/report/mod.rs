@@ -79,6 +79,34 @@ impl ReportFilter {
             .map_err(|_| format!("not an address or CIDR network: {s:?}"))
     }
 
+    /// Parses `--since`/`--until` values: `2026-06-19 08:00`,
+    /// `2026-06-19T08:00:00Z`, `2026-06-19T08:00:00+02:00` → Unix seconds
+    /// (UTC when no offset is given).
+    pub fn parse_time(s: &str) -> Result<i64, String> {
+        let mut t = s.trim().replacen(' ', "T", 1);
+        if t.len() == 10 {
+            t.push_str("T00:00");
+        }
+        if t.len() == 16 {
+            t.push_str(":00");
+        }
+        if t.len() == 19 {
+            t.push('Z');
+        }
+        Timestamp::parse_rfc3339(t.as_bytes(), 0)
+            .filter(|(_, used)| *used == t.len())
+            .map(|(ts, _)| ts.unix_seconds())
+            .ok_or_else(|| format!("expected a time like 2026-06-19 08:00 or 2026-06-19T08:00:00Z, got {s:?}"))
+    }
+
+    /// Parses `--class` values: a verdict class name.
+    pub fn parse_class(s: &str) -> Result<VerdictClass, String> {
+        VerdictClass::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = VerdictClass::ALL.iter().map(|c| c.as_str()).collect();
+            format!("unknown class {s:?}; one of: {}", names.join(", "))
+        })
+    }
+
     fn admits(&self, s: &SessionSummary) -> bool {
         if !self.clients.is_empty() {
             let Ok(ip) = s.client.parse::<IpAddr>() else {
@@ -142,6 +170,107 @@ pub struct Report {
     pub sessions_not_kept: u64,
     /// Clients, suspicious first (by severity, then by volume), then the rest by volume.
     pub clients: Vec<ClientReport>,
+    /// How the one-screen overview presents `clients` (the text and the page both follow it).
+    pub overview: Overview,
+}
+
+/// Suspicious clients the overview lists one by one; the rest are collapsed into one line.
+pub const OVERVIEW_LISTED: usize = 20;
+
+/// How one screen presents the clients: the worst suspicious ones one by
+/// one, the rest in groups. Computed here, once, so that every rendering
+/// (the CLI's text, the page's HTML) shows the same overview.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Overview {
+    /// True when every client's detail fits one screen together (a few
+    /// clients, as in the bundled one-session sample): renderings show the
+    /// details instead of the overview.
+    pub details: bool,
+    /// Suspicious clients listed one by one: the first `listed` of `clients`.
+    pub listed: usize,
+    /// The suspicious clients after those, collapsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more_suspicious: Option<ClientGroup>,
+    /// Clients that are not suspicious and delivered mail or authenticated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legitimate: Option<ClientGroup>,
+    /// Clients that are neither suspicious nor legitimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other: Option<ClientGroup>,
+}
+
+/// Several clients summarised in one line.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct ClientGroup {
+    /// Clients in the group.
+    pub clients: u64,
+    /// Their sessions.
+    pub sessions: u64,
+    /// Their verdict classes with session counts, most frequent first.
+    pub classes: Vec<ClassCount>,
+    /// Messages they got accepted.
+    pub messages_accepted: u64,
+    /// Their successful AUTH.
+    pub auth_successes: u64,
+}
+
+impl ClientGroup {
+    fn of(clients: &[&ClientReport]) -> Option<ClientGroup> {
+        if clients.is_empty() {
+            return None;
+        }
+        let mut g = ClientGroup {
+            clients: clients.len() as u64,
+            ..ClientGroup::default()
+        };
+        for c in clients {
+            g.sessions += c.sessions;
+            g.messages_accepted += c.got.messages_accepted;
+            g.auth_successes += c.got.auth_successes;
+            for k in &c.classes {
+                match g.classes.iter_mut().find(|x| x.class == k.class) {
+                    Some(x) => x.count += k.count,
+                    None => g.classes.push(k.clone()),
+                }
+            }
+        }
+        g.classes
+            .sort_by(|a, b| b.count.cmp(&a.count).then(a.class.as_str().cmp(b.class.as_str())));
+        Some(g)
+    }
+}
+
+impl Overview {
+    /// The overview of clients ranked as in [`Report::clients`].
+    fn of(clients: &[ClientReport]) -> Overview {
+        let fits = || {
+            let lines: usize = clients.iter().map(|c| text::client_detail(c).len() + 1).sum();
+            // The header line comes first.
+            lines < text::OVERVIEW_LINES
+        };
+        if !clients.is_empty() && clients.len() <= 3 && fits() {
+            return Overview {
+                details: true,
+                ..Overview::default()
+            };
+        }
+        let (suspicious, rest): (Vec<&ClientReport>, Vec<&ClientReport>) = clients.iter().partition(|c| c.suspicious);
+        let listed = if suspicious.len() > OVERVIEW_LISTED {
+            OVERVIEW_LISTED - 1
+        } else {
+            suspicious.len()
+        };
+        let (legit, other): (Vec<&ClientReport>, Vec<&ClientReport>) = rest
+            .into_iter()
+            .partition(|c| c.got.messages_accepted > 0 || c.got.auth_successes > 0);
+        Overview {
+            details: false,
+            listed,
+            more_suspicious: ClientGroup::of(&suspicious[listed..]),
+            legitimate: ClientGroup::of(&legit),
+            other: ClientGroup::of(&other),
+        }
+    }
 }
 
 /// One client address and everything its sessions did.
@@ -444,6 +573,7 @@ impl ReportBuilder {
             client_count: (self.clients.len() + self.clients_not_kept.len()) as u64,
             clients_not_kept: self.clients_not_kept.len() as u64,
             sessions_not_kept: self.sessions_not_kept,
+            overview: Overview::of(&clients),
             clients,
         }
     }

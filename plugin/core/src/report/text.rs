@@ -8,15 +8,13 @@
 use std::fmt::Write as _;
 
 use super::cadence::human_duration;
-use super::{ClientReport, Report, Rhythm};
+use super::{ClientGroup, ClientReport, Report, Rhythm};
 use crate::explain::SessionReport;
 
 /// Most lines of the overview.
 pub const OVERVIEW_LINES: usize = 60;
 /// Most lines of one client's detail.
 pub const CLIENT_LINES: usize = 40;
-/// Suspicious clients listed one by one in the overview (two lines each).
-const LISTED: usize = 20;
 /// Example steps shown per client detail.
 const EXAMPLE_STEPS: usize = 12;
 /// Patterns shown after the first (one line each).
@@ -237,61 +235,46 @@ pub fn client_detail(c: &ClientReport) -> Vec<String> {
     out
 }
 
-/// The one-line summary of a group of clients: `12 clients, 40 sessions: mail_accepted ×30, ...`.
-fn group_line(clients: &[&ClientReport]) -> String {
-    let sessions: u64 = clients.iter().map(|c| c.sessions).sum();
-    let mut classes: Vec<(&'static str, u64)> = Vec::new();
-    for c in clients {
-        for k in &c.classes {
-            match classes.iter_mut().find(|x| x.0 == k.class.as_str()) {
-                Some(x) => x.1 += k.count,
-                None => classes.push((k.class.as_str(), k.count)),
-            }
-        }
-    }
-    classes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let shown: Vec<String> = classes.iter().take(5).map(|(k, n)| format!("{k} ×{n}")).collect();
-    let more = if classes.len() > 5 { ", ..." } else { "" };
+/// The one-line summary of a group of clients: `12 client(s), 40 session(s): mail_accepted ×30, ...`.
+fn group_line(g: &ClientGroup) -> String {
+    let shown: Vec<String> = g
+        .classes
+        .iter()
+        .take(5)
+        .map(|k| format!("{} ×{}", k.class.as_str(), k.count))
+        .collect();
+    let more = if g.classes.len() > 5 { ", ..." } else { "" };
     format!(
-        "{} client(s), {sessions} session(s){}{}{more}",
-        clients.len(),
+        "{} client(s), {} session(s){}{}{more}",
+        g.clients,
+        g.sessions,
         if shown.is_empty() { "" } else { ": " },
         shown.join(", ")
     )
 }
 
-/// The overview: header, suspicious clients worst first (two lines each,
-/// the rest collapsed), one line for legitimate traffic, one for the rest.
-/// When every client's detail fits in the screen, the details instead.
+/// The overview as [`Report::overview`] lays it out: header, suspicious
+/// clients worst first (two lines each, the rest collapsed), one line for
+/// legitimate traffic, one for the rest; or every client's detail when
+/// they all fit.
 pub fn render_overview(r: &Report) -> String {
     let mut lines = vec![header(r)];
     if r.clients.is_empty() {
         lines.push("no sessions".to_owned());
         return finish(lines);
     }
-    let details: Vec<Vec<String>> = if r.clients.len() <= 3 {
-        r.clients.iter().map(client_detail).collect()
-    } else {
-        Vec::new()
-    };
-    let detail_lines: usize = details.iter().map(|d| d.len() + 1).sum();
-    if !details.is_empty() && detail_lines + lines.len() <= OVERVIEW_LINES {
-        for d in details {
+    let o = &r.overview;
+    if o.details {
+        for c in &r.clients {
             lines.push(String::new());
-            lines.extend(d);
+            lines.extend(client_detail(c));
         }
         return finish(lines);
     }
-    let (suspicious, rest): (Vec<&ClientReport>, Vec<&ClientReport>) = r.clients.iter().partition(|c| c.suspicious);
     lines.push(String::new());
-    if !suspicious.is_empty() {
+    if o.listed > 0 || o.more_suspicious.is_some() {
         lines.push("suspicious clients, worst first:".to_owned());
-        let listed = if suspicious.len() > LISTED {
-            LISTED - 1
-        } else {
-            suspicious.len()
-        };
-        for c in &suspicious[..listed] {
+        for c in r.clients.iter().take(o.listed) {
             let names = c.names.first().map(|n| format!(" {n}")).unwrap_or_default();
             let lists = if c.blocklists.is_empty() {
                 String::new()
@@ -307,23 +290,20 @@ pub fn render_overview(r: &Report) -> String {
             let when = cadence_text(c).unwrap_or_else(|| span(c.first_seen.as_deref(), c.last_seen.as_deref()));
             lines.push(format!("      {when}; tried {}; got {}", tried_text(c), got_text(c)));
         }
-        if suspicious.len() > listed {
-            lines.push(format!("  and {}", group_line(&suspicious[listed..])));
+        if let Some(g) = &o.more_suspicious {
+            lines.push(format!("  and {}", group_line(g)));
         }
     }
-    let (legit, other): (Vec<&ClientReport>, Vec<&ClientReport>) = rest
-        .into_iter()
-        .partition(|c| c.got.messages_accepted > 0 || c.got.auth_successes > 0);
-    if !legit.is_empty() {
-        let msgs: u64 = legit.iter().map(|c| c.got.messages_accepted).sum();
-        let auth: u64 = legit.iter().map(|c| c.got.auth_successes).sum();
+    if let Some(g) = &o.legitimate {
         lines.push(format!(
-            "legitimate traffic: {}; {msgs} message(s) accepted, {auth} AUTH success(es)",
-            group_line(&legit)
+            "legitimate traffic: {}; {} message(s) accepted, {} AUTH success(es)",
+            group_line(g),
+            g.messages_accepted,
+            g.auth_successes
         ));
     }
-    if !other.is_empty() {
-        lines.push(format!("other clients: {}", group_line(&other)));
+    if let Some(g) = &o.other {
+        lines.push(format!("other clients: {}", group_line(g)));
     }
     if r.clients_not_kept > 0 {
         lines.push(format!(
