@@ -121,13 +121,23 @@ class _AppHeap:
 class FluentBitHost:
     """One filter instance, called like Fluent Bit's filter_wasm calls it."""
 
-    def __init__(self, path: Path | None = None, heap_size: int = HEAP_SIZE):
+    def __init__(self, path: Path | None = None, heap_size: int = HEAP_SIZE,
+                 accessible_paths: list[tuple[Path, str]] | None = None, stderr: Path | None = None):
+        """`accessible_paths`: (host directory, name) pairs preopened in
+        order, as Fluent Bit's `Accessible_Paths` does (WAMR gives each
+        directory its own path as the name). `stderr`: a file that takes
+        the module's stderr (Fluent Bit's log) instead of ours."""
         self.module = _module(path or wasm_path())
         self.store = wasmtime.Store(_ENGINE)
         wasi = wasmtime.WasiConfig()
         # Like Fluent Bit: no argv, no env; stdout/stderr shared with the host.
         wasi.inherit_stdout()
-        wasi.inherit_stderr()
+        if stderr is None:
+            wasi.inherit_stderr()
+        else:
+            wasi.stderr_file = str(stderr)
+        for host_dir, name in accessible_paths or []:
+            wasi.preopen_dir(str(host_dir), name, False)
         self.store.set_wasi(wasi)
         linker = wasmtime.Linker(_ENGINE)
         linker.define_wasi()

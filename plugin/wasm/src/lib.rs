@@ -23,6 +23,7 @@
 //! trap). Instead every path is panic-free and every host input is checked
 //! (null or out-of-bounds record pointers). See ../README.md for the rules.
 
+pub mod blocklists;
 pub mod filter;
 pub mod json;
 
@@ -43,6 +44,10 @@ mod exports {
         /// Set during a call: still set on entry means the last call trapped
         /// half-way, so its state is not trusted.
         busy: Cell<bool>,
+        /// Blocklists that could not be read, still to be said on a record.
+        list_errors: UnsafeCell<Vec<String>>,
+        /// The record that says them.
+        annotated: UnsafeCell<Vec<u8>>,
     }
 
     // SAFETY: the target has no threads; Fluent Bit calls one function at a time per instance.
@@ -52,6 +57,8 @@ mod exports {
         filter: UnsafeCell::new(None),
         year: Cell::new(None),
         busy: Cell::new(false),
+        list_errors: UnsafeCell::new(Vec::new()),
+        annotated: UnsafeCell::new(Vec::new()),
     };
 
     /// Bytes of linear memory, to refuse record pointers outside it.
@@ -99,9 +106,15 @@ mod exports {
         // A later year: year-less stamps are dated with it from now on. Only
         // forwards, so records of two inputs straddling 1 January do not flap.
         let year = record_year(time_sec);
+        // SAFETY: as for the filter slot.
+        let list_errors = unsafe { &mut *STATE.list_errors.get() };
         let filter = slot.get_or_insert_with(|| {
             STATE.year.set(year);
-            Filter::new(config_for_year(year))
+            let mut config = config_for_year(year);
+            let lists = crate::blocklists::startup();
+            config.blocklists = lists.lists;
+            *list_errors = lists.errors;
+            Filter::new(config)
         });
         if year > STATE.year.get() {
             if let Some(y) = year {
@@ -109,7 +122,15 @@ mod exports {
             }
             STATE.year.set(year);
         }
-        let out = filter.process(record).as_ptr();
+        let processed = filter.process(record);
+        let mut out = processed.as_ptr();
+        if !list_errors.is_empty() {
+            // Once: the first record says which blocklists could not be read.
+            // SAFETY: as for the filter slot.
+            let annotated = unsafe { &mut *STATE.annotated.get() };
+            crate::blocklists::annotate(processed, &std::mem::take(list_errors), annotated);
+            out = annotated.as_ptr();
+        }
         STATE.busy.set(false);
         out
     }
