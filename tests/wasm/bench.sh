@@ -69,7 +69,7 @@ rows = [
     ("JS module: push (JSON.parse)", j["push_json_parse"]),
     ("JS module: pushDirect (serde-wasm-bindgen)", j["push_serde_wasm_bindgen"]),
     ("JS module: pushJson (text only)", j["push_json_text"]),
-    ("JS module: pushText (bulk, no JSON; + explain collector)", j["push_text_bulk"]),
+    ("JS module: pushText (bulk, no JSON; + report builder)", j["push_text_bulk"]),
 ]
 print(f"{'what':62} {'per second':>12} {'vs native':>10}")
 for name, v in rows:
