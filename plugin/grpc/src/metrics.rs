@@ -91,6 +91,8 @@ pub struct Metrics {
     pub export_undelivered: AtomicU64,
     /// Exporter: failed attempts (each retried).
     pub export_retries: AtomicU64,
+    /// Blocklist rereads (SIGHUP): failed, succeeded.
+    blocklist_reloads: [AtomicU64; 2],
     latency: [Histogram; METHODS.len()],
 }
 
@@ -110,6 +112,7 @@ pub static METRICS: Metrics = Metrics {
     export_delivered: AtomicU64::new(0),
     export_undelivered: AtomicU64::new(0),
     export_retries: AtomicU64::new(0),
+    blocklist_reloads: [const { AtomicU64::new(0) }; 2],
     latency: [const { Histogram::new() }; METHODS.len()],
 };
 
@@ -126,6 +129,11 @@ impl Metrics {
                 self.verdicts[i][usize::from(p.suspicious)].fetch_add(1, Relaxed);
             }
         }
+    }
+
+    /// Counts one blocklist reread.
+    pub fn observe_blocklist_reload(&self, ok: bool) {
+        self.blocklist_reloads[usize::from(ok)].fetch_add(1, Relaxed);
     }
 
     /// Records the latency of one call.
@@ -222,6 +230,14 @@ impl Metrics {
                 "postfix_enrich_relay_passthrough_events_total{{cause=\"{}\"}} {}",
                 c.as_str(),
                 v.load(Relaxed)
+            );
+        }
+        o.push_str("# HELP postfix_enrich_blocklist_reloads_total Blocklist rereads on SIGHUP, by result (a failed one keeps the old lists).\n# TYPE postfix_enrich_blocklist_reloads_total counter\n");
+        for (result, n) in ["failed", "ok"].iter().zip(&self.blocklist_reloads) {
+            let _ = writeln!(
+                o,
+                "postfix_enrich_blocklist_reloads_total{{result=\"{result}\"}} {}",
+                n.load(Relaxed)
             );
         }
         o.push_str("# HELP postfix_enrich_verdicts_total Session verdicts by probe class and whether they were suspicious.\n# TYPE postfix_enrich_verdicts_total counter\n");

@@ -1,6 +1,8 @@
 //! The `postfix_enrich.v1.Enricher` service: unary `Enrich` (a fresh context
 //! per call) and bidirectional `EnrichStream` (one context per stream), with
-//! the limits of [`Limits`] answered by documented status codes.
+//! the limits of [`Limits`] answered by documented status codes. Every call
+//! and every batch of a stream enriches with the blocklists in force when it
+//! starts ([`SharedBlocklists`]).
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
@@ -12,6 +14,7 @@ use tokio::sync::Semaphore;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::blocklist::SharedBlocklists;
 use crate::convert;
 use crate::metrics::{Method, METRICS};
 use crate::pb::v1::{self as pb, enricher_server};
@@ -77,16 +80,26 @@ pub struct EnricherService {
     config: Config,
     limits: Limits,
     streams: Arc<Semaphore>,
+    blocklists: Arc<SharedBlocklists>,
 }
 
 impl EnricherService {
-    /// A service enriching with `config` under `limits`.
-    pub fn new(config: Config, limits: Limits) -> Self {
+    /// A service enriching with `config` (its blocklists replaced by
+    /// `blocklists`' current ones) under `limits`.
+    pub fn new(config: Config, limits: Limits, blocklists: Arc<SharedBlocklists>) -> Self {
         EnricherService {
             config,
             limits,
             streams: Arc::new(Semaphore::new(limits.max_streams)),
+            blocklists,
         }
+    }
+
+    /// A fresh enricher with the lists now in force.
+    fn enricher(&self) -> Enricher {
+        let mut enricher = Enricher::new(self.config.clone());
+        enricher.set_blocklists(self.blocklists.current());
+        enricher
     }
 }
 
@@ -98,7 +111,7 @@ impl enricher_server::Enricher for EnricherService {
         let start = Instant::now();
         let req = request.into_inner();
         check_lines(&req.lines, self.limits.max_line_bytes)?;
-        let mut enricher = Enricher::new(self.config.clone());
+        let mut enricher = self.enricher();
         let deadline = Some((start + self.limits.call_timeout, self.limits.call_timeout));
         let resp = enrich_batch(&mut enricher, &req.lines, deadline)?;
         METRICS.observe_latency(Method::Enrich, start.elapsed());
@@ -121,13 +134,16 @@ impl enricher_server::Enricher for EnricherService {
         METRICS.open_streams.fetch_add(1, Relaxed);
         let guard = StreamGuard(permit);
         let max_line = self.limits.max_line_bytes;
-        let mut enricher = Enricher::new(self.config.clone());
+        let mut enricher = self.enricher();
+        let blocklists = self.blocklists.clone();
         // tonic ends the call with the first error the stream yields.
         let out = request.into_inner().map(move |req| {
             let _held = &guard;
             let start = Instant::now();
             let req = req?;
             check_lines(&req.lines, max_line)?;
+            // A reread (SIGHUP) reaches open streams at their next batch.
+            blocklists.refresh(&mut enricher);
             let resp = enrich_batch(&mut enricher, &req.lines, None)?;
             METRICS.observe_latency(Method::EnrichStream, start.elapsed());
             Ok(resp)

@@ -43,6 +43,7 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
+use crate::blocklist::SharedBlocklists;
 use crate::metrics::{Method, METRICS};
 use crate::pb::vector::{vector_server, HealthCheckRequest, HealthCheckResponse, PushEventsResponse, ServingStatus};
 use order::{Sequencer, Turn};
@@ -189,6 +190,7 @@ fn first_stamp(req: &RawPush, field: &str, max_line_bytes: usize) -> Option<orde
 /// What enriching a batch needs, shared with tokio's blocking pool.
 struct BatchEnricher {
     enricher: Mutex<Enricher>,
+    blocklists: Arc<SharedBlocklists>,
     field: String,
     max_line_bytes: usize,
 }
@@ -205,6 +207,8 @@ impl BatchEnricher {
             .collect();
         let events: Vec<Option<Event<'_>>> = {
             let mut enricher = self.enricher.lock().unwrap_or_else(|p| p.into_inner());
+            // A reread (SIGHUP) applies from the next batch on.
+            self.blocklists.refresh(&mut enricher);
             let dropped_before = enricher.stats().dropped();
             let events = scans
                 .iter()
@@ -253,11 +257,13 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// A relay enriching `field` and forwarding to the Vector source at `addr`
+    /// A relay enriching `field` with the lists of `blocklists` in force at
+    /// each batch, and forwarding to the Vector source at `addr`
     /// (`host:port`), holding each batch up to `reorder_window` for earlier
     /// ones ([`order`]). The connection is made lazily and re-made after failures.
     pub fn new(
         enricher: Enricher,
+        blocklists: Arc<SharedBlocklists>,
         field: String,
         max_line_bytes: usize,
         call_timeout: Duration,
@@ -273,6 +279,7 @@ impl Relay {
         Ok(Relay {
             batches: Arc::new(BatchEnricher {
                 enricher: Mutex::new(enricher),
+                blocklists,
                 field,
                 max_line_bytes,
             }),
