@@ -5,7 +5,6 @@
 //! starts ([`SharedBlocklists`]).
 
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +34,7 @@ pub(crate) fn check_lines(lines: &[pb::LogLine], max: usize) -> Result<(), Statu
     match lines.iter().position(|l| l.line.len() > max) {
         None => Ok(()),
         Some(i) => {
-            METRICS.rejected.fetch_add(1, Relaxed);
+            METRICS.rejected.inc();
             Err(Status::invalid_argument(format!(
                 "line {i} of the request is {} bytes, over the limit of {max} bytes (--max-line-bytes)",
                 lines[i].line.len()
@@ -57,7 +56,7 @@ fn enrich_batch(
         if i % 1024 == 1023 {
             if let Some((at, limit)) = deadline {
                 if Instant::now() > at {
-                    METRICS.rejected.fetch_add(1, Relaxed);
+                    METRICS.rejected.inc();
                     return Err(Status::deadline_exceeded(format!(
                         "call took longer than {limit:?} (--call-timeout) after {i} lines"
                     )));
@@ -71,7 +70,7 @@ fn enrich_batch(
         events.push(pe);
     }
     let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
-    METRICS.evictions.fetch_add(dropped, Relaxed);
+    METRICS.evictions.inc_by(dropped);
     Ok(pb::EnrichResponse { events })
 }
 
@@ -125,13 +124,13 @@ impl enricher_server::Enricher for EnricherService {
         request: Request<Streaming<pb::EnrichRequest>>,
     ) -> Result<Response<ResponseStream>, Status> {
         let permit = self.streams.clone().try_acquire_owned().map_err(|_| {
-            METRICS.rejected.fetch_add(1, Relaxed);
+            METRICS.rejected.inc();
             Status::resource_exhausted(format!(
                 "{} streams are already open, the limit (--max-streams)",
                 self.limits.max_streams
             ))
         })?;
-        METRICS.open_streams.fetch_add(1, Relaxed);
+        METRICS.open_streams.inc();
         let guard = StreamGuard(permit);
         let max_line = self.limits.max_line_bytes;
         let mut enricher = self.enricher();
@@ -157,6 +156,6 @@ struct StreamGuard(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        METRICS.open_streams.fetch_sub(1, Relaxed);
+        METRICS.open_streams.dec();
     }
 }

@@ -155,7 +155,7 @@ fn batch_key(req: &RawPush) -> u64 {
 fn passed_through(cause: Passthrough) {
     static WARNED: [AtomicBool; Passthrough::ALL.len()] = [const { AtomicBool::new(false) }; Passthrough::ALL.len()];
     let i = Passthrough::ALL.iter().position(|c| *c == cause).unwrap_or(0);
-    METRICS.relay_passthrough_causes[i].fetch_add(1, Relaxed);
+    METRICS.relay_passthrough_causes[i].inc();
     if !WARNED[i].swap(true, Relaxed) {
         let why = match cause {
             Passthrough::NotALog => "a metric or trace event: only logs are enriched",
@@ -216,7 +216,7 @@ impl BatchEnricher {
                 .map(|(s, e)| s.as_ref().ok().map(|s| enricher.enrich(s.line(e))))
                 .collect();
             let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
-            METRICS.evictions.fetch_add(dropped, Relaxed);
+            METRICS.evictions.inc_by(dropped);
             events
         };
         drop(turn);
@@ -347,7 +347,7 @@ impl vector_server::Vector for Relay {
         let result = tokio::time::timeout(self.call_timeout, self.forward(batch.clone())).await;
         let status = match result {
             Ok(Ok(_)) => {
-                METRICS.relay_forwarded.fetch_add(n, Relaxed);
+                METRICS.relay_forwarded.inc_by(n);
                 METRICS.observe_latency(Method::PushEvents, start.elapsed());
                 return Ok(Response::new(PushEventsResponse {}));
             }
@@ -375,7 +375,7 @@ impl vector_server::Vector for Relay {
                 self.downstream_addr, self.call_timeout
             )),
         };
-        METRICS.relay_downstream_errors.fetch_add(1, Relaxed);
+        METRICS.relay_downstream_errors.inc();
         self.keep_for_retry(key, batch);
         tracing::warn!(code = ?status.code(), "{}", status.message());
         Err(status)
