@@ -60,8 +60,11 @@ pub struct ServeArgs {
     #[arg(long, default_value = "message")]
     pub field: String,
     /// How long a relayed batch waits for earlier batches of the same host that
-    /// are still on their way (Vector sends several at once by default); 0:
-    /// enrich in arrival order.
+    /// are still on their way: Vector's sink sends several at once by default
+    /// (`request.concurrency: adaptive`), and they can arrive out of order.
+    /// Every stamped batch waits this long, so with `request.concurrency: 1`
+    /// (one batch in flight, always in order) set 0: the wait would only add
+    /// latency to each round trip. 0: enrich in arrival order.
     #[arg(long, default_value = "10ms", value_parser = parse_duration)]
     pub reorder_window: Duration,
     /// Largest request message, after decompression (bytes): RESOURCE_EXHAUSTED above.
