@@ -80,9 +80,9 @@ def corpus_lines():
     return CORPUS.read_bytes().splitlines()
 
 
-def cli_events(path=CORPUS):
-    """The CLI's NDJSON for a file: the reference JSON form."""
-    out = subprocess.run([BIN, "--quiet", str(path)], check=True, capture_output=True).stdout
+def cli_events(path=CORPUS, *options):
+    """The CLI's NDJSON for a file (with `options`, e.g. `--blocklist`): the reference JSON form."""
+    out = subprocess.run([BIN, "--quiet", *options, str(path)], check=True, capture_output=True).stdout
     return [json.loads(l) for l in out.splitlines()]
 
 

@@ -7,24 +7,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-venv=${POSTFIX_ENRICH_TEST_VENV:-$root/target/grpc-test-venv}
-
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv" 2>/dev/null || {
-    # Debian's python3 lacks ensurepip until python3-venv is installed.
-    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-      apt-get install -y -qq python3-venv >/dev/null
-      python3 -m venv "$venv"
-    else
-      echo "python3 -m venv failed: install python3-venv" >&2; exit 1
-    fi
-  }
-fi
-"$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
-
-target=${CARGO_TARGET_DIR:-$root/target}
-(cd "$root" && cargo build -q -p postfix-enrich)
-export POSTFIX_ENRICH_BIN="$target/debug/postfix-enrich"
+source "$root/tests/pytest-env.sh"
+pytest_env "${POSTFIX_ENRICH_TEST_VENV:-$root/target/grpc-test-venv}" "$here/requirements.txt"
 
 cd "$here"
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" .
+exec "$PYTHON" -m pytest -q -p no:cacheprovider "$@" .

@@ -9,30 +9,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-venv=${POSTFIX_ENRICH_QUERIES_VENV:-$root/target/queries-test-venv}
-
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv" 2>/dev/null || {
-    # Debian's python3 lacks ensurepip until python3-venv is installed.
-    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-      apt-get install -y -qq python3-venv >/dev/null
-      python3 -m venv "$venv"
-    else
-      echo "python3 -m venv failed: install python3-venv" >&2; exit 1
-    fi
-  }
-fi
-"$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
+source "$root/tests/pytest-env.sh"
 
 # Debian's Prometheus for the metrics test (the test starts it itself).
 if ! command -v prometheus >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
-
-target=${CARGO_TARGET_DIR:-$root/target}
-(cd "$root" && cargo build -q -p postfix-enrich)
-export POSTFIX_ENRICH_BIN="$target/debug/postfix-enrich"
+pytest_env "${POSTFIX_ENRICH_QUERIES_VENV:-$root/target/queries-test-venv}" "$here/requirements.txt"
 
 cd "$here"
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" .
+exec "$PYTHON" -m pytest -q -p no:cacheprovider "$@" .

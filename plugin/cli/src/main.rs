@@ -21,8 +21,9 @@ use postfix_enrich_core::report::{text, ReportBuilder, ReportFilter, ReportLimit
 use postfix_enrich_core::whatif;
 use postfix_enrich_core::VerdictClass;
 use postfix_enrich_core::{
-    encode, Blocklists, Config, Enricher, Event, EventKind, Limits, Privacy, Timestamp, Treatment, YearPolicy,
+    encode, Config, Enricher, Event, EventKind, Limits, Privacy, Timestamp, Treatment, YearPolicy,
 };
+use postfix_enrich_grpc::blocklist::{self, BlocklistSpec};
 
 use input::{Follower, Input};
 
@@ -178,17 +179,9 @@ struct CommonArgs {
     #[arg(long, short = 'q', global = true)]
     quiet: bool,
     /// A blocklist file: one address or CIDR network per line, `#`/`;` comments (OpenBL, FireHOL, Spamhaus DROP, fail2ban); repeatable. Events of a listed client carry `threat.enrichments` with NAME.
-    #[arg(long = "blocklist", global = true, value_name = "NAME=PATH", value_parser = parse_blocklist_arg)]
-    blocklists: Vec<(String, PathBuf)>,
-}
-
-fn parse_blocklist_arg(s: &str) -> Result<(String, PathBuf), String> {
-    match s.split_once('=') {
-        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok((name.to_owned(), PathBuf::from(path))),
-        _ => Err(format!(
-            "expected NAME=PATH (e.g. openbl=/etc/postfix/openbl.txt), got {s:?}"
-        )),
-    }
+    /// `serve` rereads them on SIGHUP.
+    #[arg(long = "blocklist", global = true, value_name = "NAME=PATH", value_parser = blocklist::parse_arg)]
+    blocklists: Vec<BlocklistSpec>,
 }
 
 fn parse_offset(s: &str) -> Result<i16, String> {
@@ -211,7 +204,24 @@ fn parse_offset(s: &str) -> Result<i16, String> {
 }
 
 impl CommonArgs {
+    /// The configuration with the `--blocklist` files read (their reports on stderr unless `-q`).
     fn config(&self) -> Result<Config> {
+        let mut config = self.config_without_blocklists()?;
+        if !self.blocklists.is_empty() {
+            let (lists, reports) = blocklist::load(&self.blocklists)?;
+            if !self.quiet {
+                for r in reports {
+                    eprintln!("postfix-enrich: {r}");
+                }
+            }
+            config.blocklists = Some(std::sync::Arc::new(lists));
+        }
+        Ok(config)
+    }
+
+    /// The configuration from everything but `--blocklist` (`serve` reads
+    /// those itself, to reread them on SIGHUP).
+    fn config_without_blocklists(&self) -> Result<Config> {
         let years = match self.year {
             Some(y) => YearPolicy::Fixed(y),
             None => {
@@ -242,21 +252,7 @@ impl CommonArgs {
             window_seconds: self.window,
             ..Limits::default()
         };
-        let blocklists = if self.blocklists.is_empty() {
-            None
-        } else {
-            let mut lists = Blocklists::new();
-            for (name, path) in &self.blocklists {
-                let bytes = std::fs::read(path).with_context(|| format!("blocklist {name}: {}", path.display()))?;
-                let report = lists.add(name, &String::from_utf8_lossy(&bytes));
-                if !self.quiet {
-                    eprintln!("postfix-enrich: {report}");
-                }
-            }
-            Some(std::sync::Arc::new(lists))
-        };
         Ok(Config {
-            blocklists,
             frame: FrameOptions {
                 years,
                 offset_minutes: self.utc_offset,
@@ -288,10 +284,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Explain(args)) => explain(args),
         Some(Command::WhatIf(args)) => what_if(args),
-        Some(Command::Serve(cmd)) => cmd
-            .common
-            .config()
-            .and_then(|config| postfix_enrich_grpc::serve_blocking(cmd.serve, config)),
+        Some(Command::Serve(mut cmd)) => cmd.common.config_without_blocklists().and_then(|config| {
+            cmd.serve.blocklists = std::mem::take(&mut cmd.common.blocklists);
+            postfix_enrich_grpc::serve_blocking(cmd.serve, config)
+        }),
         None => run(cli.run),
     };
     match result {
@@ -583,11 +579,15 @@ fn what_if(args: WhatIfArgs) -> Result<()> {
     let mut restrictions = whatif::parse(&args.restriction).map_err(anyhow::Error::msg)?;
     for r in &mut restrictions {
         if let whatif::Restriction::ClientAccess { path, list } = r {
-            let bytes = std::fs::read(&*path).with_context(|| format!("check_client_access cidr:{path}"))?;
-            let mut lists = Blocklists::new();
-            let report = lists.add(path, &String::from_utf8_lossy(&bytes));
-            if !args.common.quiet && report.bad_lines > 0 {
-                eprintln!("postfix-enrich: {report}");
+            let spec = BlocklistSpec {
+                name: "check_client_access".to_owned(),
+                path: PathBuf::from(&*path),
+            };
+            let (lists, reports) = blocklist::load(std::slice::from_ref(&spec))?;
+            if !args.common.quiet {
+                for r in reports.iter().filter(|r| r.bad_lines > 0) {
+                    eprintln!("postfix-enrich: {r}");
+                }
             }
             *list = Some(lists);
         }

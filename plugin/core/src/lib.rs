@@ -146,6 +146,13 @@ impl Enricher {
         self.config.frame.years = years;
     }
 
+    /// Replaces the blocklists from the next line on, keeping all session
+    /// state: a long-running host rereads its list files (the sidecar on
+    /// SIGHUP) without losing the sessions it is following.
+    pub fn set_blocklists(&mut self, lists: Option<std::sync::Arc<Blocklists>>) {
+        self.config.blocklists = lists;
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
@@ -211,6 +218,36 @@ mod tests {
         assert!(ev.postfix.invalid_utf8);
         assert_eq!(ev.postfix.event, EventKind::SmtpCommand);
         assert!(ev.message.contains('\u{FFFD}'));
+    }
+
+    #[test]
+    fn swapped_blocklists_apply_from_the_next_line_and_keep_the_session() {
+        let connect = b"Nov 26 16:06:09 mail postfix/smtpd[3006]: connect from unknown[127.0.0.9]:53801";
+        let ehlo = b"Nov 26 16:06:09 mail postfix/smtpd[3006]: < unknown[127.0.0.9]:53801: EHLO User";
+        let mut old = Blocklists::new();
+        old.add("old", "127.0.0.0/8\n");
+        let mut e = Enricher::new(Config {
+            blocklists: Some(std::sync::Arc::new(old)),
+            ..Config::default()
+        });
+        let first = e.enrich(connect);
+        let provider = |ev: &Event<'_>| -> Vec<String> {
+            ev.threat
+                .iter()
+                .flat_map(|t| &t.enrichments)
+                .map(|x| x.indicator.provider.clone())
+                .collect()
+        };
+        assert_eq!(provider(&first), ["old"]);
+        let session = first.postfix.session_id;
+        let mut new = Blocklists::new();
+        new.add("new", "127.0.0.9\n");
+        e.set_blocklists(Some(std::sync::Arc::new(new)));
+        let second = e.enrich(ehlo);
+        assert_eq!(provider(&second), ["new"]);
+        assert!(session.is_some() && second.postfix.session_id == session);
+        e.set_blocklists(None);
+        assert!(e.enrich(ehlo).threat.is_none());
     }
 
     #[test]

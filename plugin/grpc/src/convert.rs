@@ -2,7 +2,7 @@
 //! mirrors the JSON form; see proto/postfix_enrich/v1/enricher.proto), plus
 //! the request-side overrides of a `LogLine`.
 
-use postfix_enrich_core::event::{Endpoint, MessageRecord, Stats};
+use postfix_enrich_core::event::{Endpoint, MessageRecord, Stats, Threat};
 use postfix_enrich_core::{Event, Timestamp};
 
 use crate::pb::v1 as pb;
@@ -189,6 +189,29 @@ pub fn event(ev: &Event<'_>) -> pb::Event {
             commands: pr.commands.as_ref().map(counts).unwrap_or_default(),
             duration: pr.duration,
         }),
+        threat: ev.threat.as_deref().map(threat),
+    }
+}
+
+fn threat(t: &Threat) -> pb::Threat {
+    pb::Threat {
+        enrichments: t
+            .enrichments
+            .iter()
+            .map(|e| pb::ThreatEnrichment {
+                indicator: Some(pb::ThreatIndicator {
+                    ip: s(&e.indicator.ip),
+                    provider: s(&e.indicator.provider),
+                    r#type: s(e.indicator.kind),
+                    description: s(&e.indicator.description),
+                }),
+                matched: Some(pb::ThreatMatched {
+                    atomic: s(&e.matched.atomic),
+                    field: s(e.matched.field),
+                    r#type: s(e.matched.kind),
+                }),
+            })
+            .collect(),
     }
 }
 

@@ -426,9 +426,7 @@ async fn run(mut exporter: Exporter, mut rx: mpsc::Receiver<Event<'static>>, arg
             match exporter.attempt(&batch).await {
                 Ok(()) => {
                     report.delivered += n;
-                    METRICS
-                        .export_delivered
-                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    METRICS.export_delivered.inc_by(n);
                     break;
                 }
                 Err(st) if permanent(st.code()) => {
@@ -437,9 +435,7 @@ async fn run(mut exporter: Exporter, mut rx: mpsc::Receiver<Event<'static>>, arg
                     break;
                 }
                 Err(st) => {
-                    METRICS
-                        .export_retries
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    METRICS.export_retries.inc();
                     if drain_until.is_none() && rx.is_closed() {
                         drain_until = Some(Instant::now() + args.export_drain_timeout);
                     }
@@ -456,9 +452,7 @@ async fn run(mut exporter: Exporter, mut rx: mpsc::Receiver<Event<'static>>, arg
                         while rx.recv().await.is_some() {
                             report.undelivered += 1;
                         }
-                        METRICS
-                            .export_undelivered
-                            .fetch_add(report.undelivered, std::sync::atomic::Ordering::Relaxed);
+                        METRICS.export_undelivered.inc_by(report.undelivered);
                         return report;
                     }
                     tracing::warn!(code = ?st.code(), retry_in = ?backoff, "export to {} failed: {}", exporter.target.addr(), st.message());
@@ -468,9 +462,7 @@ async fn run(mut exporter: Exporter, mut rx: mpsc::Receiver<Event<'static>>, arg
             }
         }
     }
-    METRICS
-        .export_undelivered
-        .fetch_add(report.undelivered, std::sync::atomic::Ordering::Relaxed);
+    METRICS.export_undelivered.inc_by(report.undelivered);
     report
 }
 

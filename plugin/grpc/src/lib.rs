@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+pub mod blocklist;
 pub mod codec;
 pub mod convert;
 pub mod export;
@@ -36,5 +37,6 @@ pub mod pb {
     /// Encoded `FileDescriptorSet` of everything above, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 }
+pub use blocklist::{BlocklistSpec, SharedBlocklists};
 pub use export::{ExportArgs, ExportHandle, ExportReport, Exporter, Target};
 pub use serve::{serve, serve_blocking, serve_with_config, ServeArgs};

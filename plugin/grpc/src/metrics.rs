@@ -1,17 +1,23 @@
-//! Prometheus metrics of the sidecar and the exporter, and the tiny HTTP
-//! endpoint that serves them (`--metrics-listen`).
+//! Prometheus metrics of the sidecar and the exporter, kept in a
+//! `prometheus-client` registry, and the tiny HTTP endpoint that serves them
+//! (`--metrics-listen`).
 //!
-//! Hand-rolled on purpose: a dozen counters and three histograms are a few
-//! atomics and one `format!` loop, whereas the `prometheus` crate brings a
-//! registry, protobuf support and locks, and `metrics` needs an exporter crate
-//! that starts its own hyper server. Counters are process-wide statics because
-//! every path (unary, stream, relay, exporter) feeds the same families.
+//! Counters are process-wide (every path: unary, stream, relay, exporter
+//! feeds the same families). Each labelled series is created at start and its
+//! handle kept, so the hot path is one atomic increment, as with hand-made
+//! atomics, and every series is scraped from 0 (PromQL's `increase()` needs
+//! that first sample). The HTTP side stays a small tokio responder: one GET
+//! per scrape does not need hyper's server.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use postfix_enrich_core::{Event, EventKind, VerdictClass};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -21,29 +27,6 @@ use crate::vector::raw::Passthrough;
 const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-
-/// A latency histogram (cumulative counts are computed when rendering).
-pub struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len() + 1],
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    const fn new() -> Self {
-        Histogram {
-            buckets: [const { AtomicU64::new(0) }; BUCKETS.len() + 1],
-            sum_micros: AtomicU64::new(0),
-        }
-    }
-
-    /// Records one observation.
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        let i = BUCKETS.iter().position(|&b| secs <= b).unwrap_or(BUCKETS.len());
-        self.buckets[i].fetch_add(1, Relaxed);
-        self.sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
-    }
-}
 
 /// Which RPC a latency belongs to.
 #[derive(Clone, Copy)]
@@ -60,203 +43,202 @@ pub enum Method {
 
 const METHODS: [&str; 4] = ["Enrich", "EnrichStream", "PushEvents", "Export"];
 
-/// Every metric of the process.
+/// A label set of one label.
+type Label = [(&'static str, &'static str); 1];
+
+/// Every metric of the process, with the registry that renders them.
 pub struct Metrics {
+    registry: Registry,
     /// Lines received for enrichment.
-    pub lines_in: AtomicU64,
+    pub lines_in: Counter,
     /// Events produced.
-    pub events_out: AtomicU64,
+    pub events_out: Counter,
     /// Events whose line was not understood.
-    pub unparsed: AtomicU64,
-    /// Verdicts by class, then not suspicious / suspicious (a class can be
-    /// either: repetition makes an otherwise quiet class suspicious).
-    verdicts: [[AtomicU64; 2]; VerdictClass::ALL.len()],
+    pub unparsed: Counter,
+    /// Verdicts by class (`VerdictClass::ALL` order), then not suspicious /
+    /// suspicious (a class can be either: repetition makes an otherwise quiet
+    /// class suspicious).
+    verdicts: Vec<[Counter; 2]>,
     /// Context entries evicted or expired (all maps).
-    pub evictions: AtomicU64,
+    pub evictions: Counter,
     /// Requests refused by a limit or a malformed input.
-    pub rejected: AtomicU64,
+    pub rejected: Counter,
     /// Open `EnrichStream` calls.
-    pub open_streams: AtomicU64,
+    pub open_streams: Gauge,
     /// Relay: events forwarded downstream (acknowledged).
-    pub relay_forwarded: AtomicU64,
+    pub relay_forwarded: Counter,
     /// Relay: events passed without enrichment, by cause (`Passthrough::ALL` order).
-    pub relay_passthrough_causes: [AtomicU64; Passthrough::ALL.len()],
+    pub relay_passthrough_causes: Vec<Counter>,
     /// Relay: batches enriched after a later batch of the same host.
-    pub relay_late_batches: AtomicU64,
+    pub relay_late_batches: Counter,
     /// Relay: batches refused because the downstream failed.
-    pub relay_downstream_errors: AtomicU64,
+    pub relay_downstream_errors: Counter,
     /// Exporter: events delivered.
-    pub export_delivered: AtomicU64,
+    pub export_delivered: Counter,
     /// Exporter: events given up at shutdown.
-    pub export_undelivered: AtomicU64,
+    pub export_undelivered: Counter,
     /// Exporter: failed attempts (each retried).
-    pub export_retries: AtomicU64,
-    latency: [Histogram; METHODS.len()],
+    pub export_retries: Counter,
+    /// Blocklist rereads (SIGHUP): failed, succeeded.
+    blocklist_reloads: [Counter; 2],
+    /// Latency by method (`METHODS` order).
+    latency: Vec<Histogram>,
 }
 
 /// The process-wide metrics.
-pub static METRICS: Metrics = Metrics {
-    lines_in: AtomicU64::new(0),
-    events_out: AtomicU64::new(0),
-    unparsed: AtomicU64::new(0),
-    verdicts: [const { [const { AtomicU64::new(0) }; 2] }; VerdictClass::ALL.len()],
-    evictions: AtomicU64::new(0),
-    rejected: AtomicU64::new(0),
-    open_streams: AtomicU64::new(0),
-    relay_forwarded: AtomicU64::new(0),
-    relay_passthrough_causes: [const { AtomicU64::new(0) }; Passthrough::ALL.len()],
-    relay_late_batches: AtomicU64::new(0),
-    relay_downstream_errors: AtomicU64::new(0),
-    export_delivered: AtomicU64::new(0),
-    export_undelivered: AtomicU64::new(0),
-    export_retries: AtomicU64::new(0),
-    latency: [const { Histogram::new() }; METHODS.len()],
-};
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::default();
+        // prometheus-client appends `_total` to counter names.
+        let mut counter = |name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        let lines_in = counter("postfix_enrich_lines_in", "Lines received for enrichment");
+        let events_out = counter("postfix_enrich_events_out", "Enriched events produced");
+        let unparsed = counter(
+            "postfix_enrich_unparsed",
+            "Events whose line was not understood (passed through, marked unparsed)",
+        );
+        let evictions = counter(
+            "postfix_enrich_context_evictions",
+            "Session-context entries evicted or expired",
+        );
+        let rejected = counter(
+            "postfix_enrich_rejected_requests",
+            "Requests refused by a limit or as malformed",
+        );
+        let relay_forwarded = counter(
+            "postfix_enrich_relay_forwarded_events",
+            "Relay: events acknowledged by the downstream Vector",
+        );
+        let relay_late_batches = counter(
+            "postfix_enrich_relay_late_batches",
+            "Relay: batches enriched after a later batch of the same host (beyond --reorder-window)",
+        );
+        let relay_downstream_errors = counter(
+            "postfix_enrich_relay_downstream_errors",
+            "Relay: batches refused upstream because the downstream failed",
+        );
+        let export_delivered = counter(
+            "postfix_enrich_export_delivered_events",
+            "Exporter: events acknowledged by the endpoint",
+        );
+        let export_undelivered = counter(
+            "postfix_enrich_export_undelivered_events",
+            "Exporter: events given up at shutdown",
+        );
+        let export_retries = counter(
+            "postfix_enrich_export_retries",
+            "Exporter: failed attempts (retried with backoff)",
+        );
+
+        let open_streams = Gauge::default();
+        registry.register(
+            "postfix_enrich_open_streams",
+            "Open EnrichStream calls",
+            open_streams.clone(),
+        );
+
+        let passthrough = Family::<Label, Counter>::default();
+        registry.register(
+            "postfix_enrich_relay_passthrough_events",
+            "Relay: events forwarded without enrichment, by cause",
+            passthrough.clone(),
+        );
+        let relay_passthrough_causes = Passthrough::ALL
+            .iter()
+            .map(|c| passthrough.get_or_create_owned(&[("cause", c.as_str())]))
+            .collect();
+
+        let verdict_family = Family::<[(&'static str, &'static str); 2], Counter>::default();
+        registry.register(
+            "postfix_enrich_verdicts",
+            "Session verdicts by probe class and whether they were suspicious",
+            verdict_family.clone(),
+        );
+        let verdicts = VerdictClass::ALL
+            .iter()
+            .map(|c| {
+                ["false", "true"].map(|suspicious| {
+                    verdict_family.get_or_create_owned(&[("class", c.as_str()), ("suspicious", suspicious)])
+                })
+            })
+            .collect();
+
+        let reloads = Family::<Label, Counter>::default();
+        registry.register(
+            "postfix_enrich_blocklist_reloads",
+            "Blocklist rereads on SIGHUP, by result (a failed one keeps the old lists)",
+            reloads.clone(),
+        );
+        let blocklist_reloads = ["failed", "ok"].map(|r| reloads.get_or_create_owned(&[("result", r)]));
+
+        let latency_family =
+            Family::<Label, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS.iter().copied()));
+        registry.register(
+            "postfix_enrich_request_seconds",
+            "Request latency by method",
+            latency_family.clone(),
+        );
+        let latency = METHODS
+            .iter()
+            .map(|m| latency_family.get_or_create_owned(&[("method", *m)]))
+            .collect();
+
+        Metrics {
+            registry,
+            lines_in,
+            events_out,
+            unparsed,
+            verdicts,
+            evictions,
+            rejected,
+            open_streams,
+            relay_forwarded,
+            relay_passthrough_causes,
+            relay_late_batches,
+            relay_downstream_errors,
+            export_delivered,
+            export_undelivered,
+            export_retries,
+            blocklist_reloads,
+            latency,
+        }
+    }
+
     /// Counts one produced event (and its line).
     pub fn observe_event(&self, ev: &Event<'_>) {
-        self.lines_in.fetch_add(1, Relaxed);
-        self.events_out.fetch_add(1, Relaxed);
+        self.lines_in.inc();
+        self.events_out.inc();
         if ev.postfix.event == EventKind::Unparsed {
-            self.unparsed.fetch_add(1, Relaxed);
+            self.unparsed.inc();
         }
         if let Some(p) = &ev.probe {
             if let Some(i) = VerdictClass::ALL.iter().position(|c| *c == p.class) {
-                self.verdicts[i][usize::from(p.suspicious)].fetch_add(1, Relaxed);
+                self.verdicts[i][usize::from(p.suspicious)].inc();
             }
         }
+    }
+
+    /// Counts one blocklist reread.
+    pub fn observe_blocklist_reload(&self, ok: bool) {
+        self.blocklist_reloads[usize::from(ok)].inc();
     }
 
     /// Records the latency of one call.
     pub fn observe_latency(&self, m: Method, d: Duration) {
-        self.latency[m as usize].observe(d);
+        self.latency[m as usize].observe(d.as_secs_f64());
     }
 
-    /// The Prometheus text exposition of everything.
+    /// The Prometheus text exposition (format 0.0.4) of everything.
     pub fn render(&self) -> String {
-        let mut o = String::with_capacity(4096);
-        let mut counter = |name: &str, help: &str, v: &AtomicU64, kind: &str| {
-            let _ = writeln!(
-                o,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
-                v.load(Relaxed)
-            );
-        };
-        counter(
-            "postfix_enrich_lines_in_total",
-            "Lines received for enrichment.",
-            &self.lines_in,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_events_out_total",
-            "Enriched events produced.",
-            &self.events_out,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_unparsed_total",
-            "Events whose line was not understood (passed through, marked unparsed).",
-            &self.unparsed,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_context_evictions_total",
-            "Session-context entries evicted or expired.",
-            &self.evictions,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_rejected_requests_total",
-            "Requests refused by a limit or as malformed.",
-            &self.rejected,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_open_streams",
-            "Open EnrichStream calls.",
-            &self.open_streams,
-            "gauge",
-        );
-        counter(
-            "postfix_enrich_relay_forwarded_events_total",
-            "Relay: events acknowledged by the downstream Vector.",
-            &self.relay_forwarded,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_relay_late_batches_total",
-            "Relay: batches enriched after a later batch of the same host (beyond --reorder-window).",
-            &self.relay_late_batches,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_relay_downstream_errors_total",
-            "Relay: batches refused upstream because the downstream failed.",
-            &self.relay_downstream_errors,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_export_delivered_events_total",
-            "Exporter: events acknowledged by the endpoint.",
-            &self.export_delivered,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_export_undelivered_events_total",
-            "Exporter: events given up at shutdown.",
-            &self.export_undelivered,
-            "counter",
-        );
-        counter(
-            "postfix_enrich_export_retries_total",
-            "Exporter: failed attempts (retried with backoff).",
-            &self.export_retries,
-            "counter",
-        );
-        o.push_str("# HELP postfix_enrich_relay_passthrough_events_total Relay: events forwarded without enrichment, by cause.\n# TYPE postfix_enrich_relay_passthrough_events_total counter\n");
-        for (c, v) in Passthrough::ALL.iter().zip(&self.relay_passthrough_causes) {
-            let _ = writeln!(
-                o,
-                "postfix_enrich_relay_passthrough_events_total{{cause=\"{}\"}} {}",
-                c.as_str(),
-                v.load(Relaxed)
-            );
-        }
-        o.push_str("# HELP postfix_enrich_verdicts_total Session verdicts by probe class and whether they were suspicious.\n# TYPE postfix_enrich_verdicts_total counter\n");
-        for (c, v) in VerdictClass::ALL.iter().zip(&self.verdicts) {
-            for (suspicious, n) in ["false", "true"].iter().zip(v) {
-                let _ = writeln!(
-                    o,
-                    "postfix_enrich_verdicts_total{{class=\"{}\",suspicious=\"{suspicious}\"}} {}",
-                    c.as_str(),
-                    n.load(Relaxed)
-                );
-            }
-        }
-        o.push_str("# HELP postfix_enrich_request_seconds Request latency by method.\n# TYPE postfix_enrich_request_seconds histogram\n");
-        for (m, h) in METHODS.iter().zip(&self.latency) {
-            let mut cum = 0;
-            for (i, b) in BUCKETS.iter().enumerate() {
-                cum += h.buckets[i].load(Relaxed);
-                let _ = writeln!(
-                    o,
-                    "postfix_enrich_request_seconds_bucket{{method=\"{m}\",le=\"{b}\"}} {cum}"
-                );
-            }
-            cum += h.buckets[BUCKETS.len()].load(Relaxed);
-            let _ = writeln!(
-                o,
-                "postfix_enrich_request_seconds_bucket{{method=\"{m}\",le=\"+Inf\"}} {cum}"
-            );
-            let _ = writeln!(
-                o,
-                "postfix_enrich_request_seconds_sum{{method=\"{m}\"}} {}",
-                h.sum_micros.load(Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(o, "postfix_enrich_request_seconds_count{{method=\"{m}\"}} {cum}");
-        }
+        let mut o = String::with_capacity(8192);
+        prometheus_client::encoding::prometheus_text::encode(&mut o, &self.registry)
+            .expect("writing to a String does not fail");
         o
     }
 }
@@ -291,7 +273,8 @@ pub async fn serve_http(listener: TcpListener) {
             let resp = if head.starts_with(b"GET /metrics ") || head.starts_with(b"GET /metrics?") {
                 let body = METRICS.render();
                 format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
                     body.len()
                 )
             } else {
@@ -300,5 +283,52 @@ pub async fn serve_http(listener: TcpListener) {
             let _ = sock.write_all(resp.as_bytes()).await;
             let _ = sock.shutdown().await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names dashboards and the README's PromQL use: renaming one breaks them.
+    #[test]
+    fn series_keep_their_names_and_labels() {
+        let line = b"Jun 19 16:27:22 mx postfix/smtpd[7]: disconnect from unknown[192.0.2.7] ehlo=1 quit=1 commands=2";
+        let ev = postfix_enrich_core::enrich_line(line, &postfix_enrich_core::Config::default());
+        let class = ev.probe.as_ref().expect("a verdict").class.as_str();
+        let series = format!("postfix_enrich_verdicts_total{{class=\"{class}\",suspicious=\"true\"}} ");
+        let count = |text: &str| -> u64 {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&series))
+                .expect("series present at 0");
+            line[series.len()..].parse().unwrap()
+        };
+        let before = count(&METRICS.render());
+        METRICS.observe_event(&ev);
+        METRICS.observe_latency(Method::PushEvents, Duration::from_millis(3));
+        let text = METRICS.render();
+        assert_eq!(count(&text), before + 1);
+        for name in [
+            "postfix_enrich_lines_in_total ",
+            "postfix_enrich_events_out_total ",
+            "postfix_enrich_unparsed_total ",
+            "postfix_enrich_context_evictions_total ",
+            "postfix_enrich_rejected_requests_total ",
+            "postfix_enrich_open_streams ",
+            "postfix_enrich_relay_forwarded_events_total ",
+            "postfix_enrich_relay_late_batches_total ",
+            "postfix_enrich_relay_downstream_errors_total ",
+            "postfix_enrich_relay_passthrough_events_total{cause=\"not_a_log\"} ",
+            "postfix_enrich_export_delivered_events_total ",
+            "postfix_enrich_export_undelivered_events_total ",
+            "postfix_enrich_export_retries_total ",
+            "postfix_enrich_blocklist_reloads_total{result=\"failed\"} ",
+            "postfix_enrich_blocklist_reloads_total{result=\"ok\"} ",
+            "postfix_enrich_request_seconds_bucket{method=\"PushEvents\",le=\"0.005\"} ",
+            "postfix_enrich_request_seconds_count{method=\"PushEvents\"} ",
+        ] {
+            assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing in\n{text}");
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! `postfix-enrich serve`: the sidecar's command-line arguments and its main
-//! loop (listeners, TLS, health, reflection, metrics, graceful shutdown).
+//! loop (listeners, TLS, health, reflection, metrics, blocklists reread on
+//! SIGHUP, graceful shutdown).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -11,6 +13,7 @@ use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
+use crate::blocklist::{BlocklistSpec, SharedBlocklists};
 use crate::codec;
 use crate::pb::v1::enricher_server::EnricherServer;
 use crate::pb::vector::vector_server::VectorServer;
@@ -57,8 +60,11 @@ pub struct ServeArgs {
     #[arg(long, default_value = "message")]
     pub field: String,
     /// How long a relayed batch waits for earlier batches of the same host that
-    /// are still on their way (Vector sends several at once by default); 0:
-    /// enrich in arrival order.
+    /// are still on their way: Vector's sink sends several at once by default
+    /// (`request.concurrency: adaptive`), and they can arrive out of order.
+    /// Every stamped batch waits this long, so with `request.concurrency: 1`
+    /// (one batch in flight, always in order) set 0: the wait would only add
+    /// latency to each round trip. 0: enrich in arrival order.
     #[arg(long, default_value = "10ms", value_parser = parse_duration)]
     pub reorder_window: Duration,
     /// Largest request message, after decompression (bytes): RESOURCE_EXHAUSTED above.
@@ -76,6 +82,10 @@ pub struct ServeArgs {
     /// After SIGINT/SIGTERM, how long in-flight calls may take to finish.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// Blocklist files, reread on SIGHUP. Not a flag of its own: the CLI's
+    /// global `--blocklist NAME=PATH` fills it.
+    #[arg(skip)]
+    pub blocklists: Vec<BlocklistSpec>,
 }
 
 impl ServeArgs {
@@ -126,9 +136,22 @@ pub fn init_logging(default_level: &str) {
         .try_init();
 }
 
-/// Runs the sidecar until SIGINT/SIGTERM, enriching with `config`.
+/// Runs the sidecar until SIGINT/SIGTERM, enriching with `config` (its
+/// blocklists replaced by `args.blocklists` when there are any). A list file
+/// that cannot be read is an error before anything is served.
 pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     init_logging("info");
+    let blocklists = Arc::new(SharedBlocklists::load(
+        args.blocklists.clone(),
+        config.blocklists.clone(),
+    )?);
+    #[cfg(unix)]
+    let _reloader = AbortOnDrop(
+        blocklists
+            .clone()
+            .reload_on_sighup()
+            .context("installing the SIGHUP handler")?,
+    );
 
     codec::set_max_message_bytes(args.max_message_bytes);
     // tonic's own check runs on the wire size, before decompression; ours
@@ -149,7 +172,7 @@ pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Resul
         .build_v1()
         .context("building the reflection service")?;
 
-    let enricher = EnricherServer::new(EnricherService::new(config.clone(), limits))
+    let enricher = EnricherServer::new(EnricherService::new(config.clone(), limits, blocklists.clone()))
         .max_decoding_message_size(wire_limit)
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd);
@@ -158,6 +181,7 @@ pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Resul
         Some(addr) => {
             let relay = Relay::new(
                 Enricher::new(config),
+                blocklists.clone(),
                 args.field.clone(),
                 args.max_line_bytes,
                 args.call_timeout,
@@ -229,6 +253,17 @@ pub async fn serve_with_config(args: ServeArgs, config: Config) -> anyhow::Resul
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Ends a background task when the server returns.
+#[cfg(unix)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+#[cfg(unix)]
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// [`serve_with_config`] on its own multi-threaded runtime, for synchronous callers (the CLI).

@@ -1,9 +1,10 @@
 //! The `postfix_enrich.v1.Enricher` service: unary `Enrich` (a fresh context
 //! per call) and bidirectional `EnrichStream` (one context per stream), with
-//! the limits of [`Limits`] answered by documented status codes.
+//! the limits of [`Limits`] answered by documented status codes. Every call
+//! and every batch of a stream enriches with the blocklists in force when it
+//! starts ([`SharedBlocklists`]).
 
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::blocklist::SharedBlocklists;
 use crate::convert;
 use crate::metrics::{Method, METRICS};
 use crate::pb::v1::{self as pb, enricher_server};
@@ -32,7 +34,7 @@ pub(crate) fn check_lines(lines: &[pb::LogLine], max: usize) -> Result<(), Statu
     match lines.iter().position(|l| l.line.len() > max) {
         None => Ok(()),
         Some(i) => {
-            METRICS.rejected.fetch_add(1, Relaxed);
+            METRICS.rejected.inc();
             Err(Status::invalid_argument(format!(
                 "line {i} of the request is {} bytes, over the limit of {max} bytes (--max-line-bytes)",
                 lines[i].line.len()
@@ -54,7 +56,7 @@ fn enrich_batch(
         if i % 1024 == 1023 {
             if let Some((at, limit)) = deadline {
                 if Instant::now() > at {
-                    METRICS.rejected.fetch_add(1, Relaxed);
+                    METRICS.rejected.inc();
                     return Err(Status::deadline_exceeded(format!(
                         "call took longer than {limit:?} (--call-timeout) after {i} lines"
                     )));
@@ -68,7 +70,7 @@ fn enrich_batch(
         events.push(pe);
     }
     let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
-    METRICS.evictions.fetch_add(dropped, Relaxed);
+    METRICS.evictions.inc_by(dropped);
     Ok(pb::EnrichResponse { events })
 }
 
@@ -77,16 +79,26 @@ pub struct EnricherService {
     config: Config,
     limits: Limits,
     streams: Arc<Semaphore>,
+    blocklists: Arc<SharedBlocklists>,
 }
 
 impl EnricherService {
-    /// A service enriching with `config` under `limits`.
-    pub fn new(config: Config, limits: Limits) -> Self {
+    /// A service enriching with `config` (its blocklists replaced by
+    /// `blocklists`' current ones) under `limits`.
+    pub fn new(config: Config, limits: Limits, blocklists: Arc<SharedBlocklists>) -> Self {
         EnricherService {
             config,
             limits,
             streams: Arc::new(Semaphore::new(limits.max_streams)),
+            blocklists,
         }
+    }
+
+    /// A fresh enricher with the lists now in force.
+    fn enricher(&self) -> Enricher {
+        let mut enricher = Enricher::new(self.config.clone());
+        enricher.set_blocklists(self.blocklists.current());
+        enricher
     }
 }
 
@@ -98,7 +110,7 @@ impl enricher_server::Enricher for EnricherService {
         let start = Instant::now();
         let req = request.into_inner();
         check_lines(&req.lines, self.limits.max_line_bytes)?;
-        let mut enricher = Enricher::new(self.config.clone());
+        let mut enricher = self.enricher();
         let deadline = Some((start + self.limits.call_timeout, self.limits.call_timeout));
         let resp = enrich_batch(&mut enricher, &req.lines, deadline)?;
         METRICS.observe_latency(Method::Enrich, start.elapsed());
@@ -112,22 +124,25 @@ impl enricher_server::Enricher for EnricherService {
         request: Request<Streaming<pb::EnrichRequest>>,
     ) -> Result<Response<ResponseStream>, Status> {
         let permit = self.streams.clone().try_acquire_owned().map_err(|_| {
-            METRICS.rejected.fetch_add(1, Relaxed);
+            METRICS.rejected.inc();
             Status::resource_exhausted(format!(
                 "{} streams are already open, the limit (--max-streams)",
                 self.limits.max_streams
             ))
         })?;
-        METRICS.open_streams.fetch_add(1, Relaxed);
+        METRICS.open_streams.inc();
         let guard = StreamGuard(permit);
         let max_line = self.limits.max_line_bytes;
-        let mut enricher = Enricher::new(self.config.clone());
+        let mut enricher = self.enricher();
+        let blocklists = self.blocklists.clone();
         // tonic ends the call with the first error the stream yields.
         let out = request.into_inner().map(move |req| {
             let _held = &guard;
             let start = Instant::now();
             let req = req?;
             check_lines(&req.lines, max_line)?;
+            // A reread (SIGHUP) reaches open streams at their next batch.
+            blocklists.refresh(&mut enricher);
             let resp = enrich_batch(&mut enricher, &req.lines, None)?;
             METRICS.observe_latency(Method::EnrichStream, start.elapsed());
             Ok(resp)
@@ -141,6 +156,6 @@ struct StreamGuard(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        METRICS.open_streams.fetch_sub(1, Relaxed);
+        METRICS.open_streams.dec();
     }
 }

@@ -43,6 +43,7 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
+use crate::blocklist::SharedBlocklists;
 use crate::metrics::{Method, METRICS};
 use crate::pb::vector::{vector_server, HealthCheckRequest, HealthCheckResponse, PushEventsResponse, ServingStatus};
 use order::{Sequencer, Turn};
@@ -154,7 +155,7 @@ fn batch_key(req: &RawPush) -> u64 {
 fn passed_through(cause: Passthrough) {
     static WARNED: [AtomicBool; Passthrough::ALL.len()] = [const { AtomicBool::new(false) }; Passthrough::ALL.len()];
     let i = Passthrough::ALL.iter().position(|c| *c == cause).unwrap_or(0);
-    METRICS.relay_passthrough_causes[i].fetch_add(1, Relaxed);
+    METRICS.relay_passthrough_causes[i].inc();
     if !WARNED[i].swap(true, Relaxed) {
         let why = match cause {
             Passthrough::NotALog => "a metric or trace event: only logs are enriched",
@@ -189,6 +190,7 @@ fn first_stamp(req: &RawPush, field: &str, max_line_bytes: usize) -> Option<orde
 /// What enriching a batch needs, shared with tokio's blocking pool.
 struct BatchEnricher {
     enricher: Mutex<Enricher>,
+    blocklists: Arc<SharedBlocklists>,
     field: String,
     max_line_bytes: usize,
 }
@@ -205,6 +207,8 @@ impl BatchEnricher {
             .collect();
         let events: Vec<Option<Event<'_>>> = {
             let mut enricher = self.enricher.lock().unwrap_or_else(|p| p.into_inner());
+            // A reread (SIGHUP) applies from the next batch on.
+            self.blocklists.refresh(&mut enricher);
             let dropped_before = enricher.stats().dropped();
             let events = scans
                 .iter()
@@ -212,7 +216,7 @@ impl BatchEnricher {
                 .map(|(s, e)| s.as_ref().ok().map(|s| enricher.enrich(s.line(e))))
                 .collect();
             let dropped = enricher.stats().dropped().saturating_sub(dropped_before);
-            METRICS.evictions.fetch_add(dropped, Relaxed);
+            METRICS.evictions.inc_by(dropped);
             events
         };
         drop(turn);
@@ -253,11 +257,13 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// A relay enriching `field` and forwarding to the Vector source at `addr`
+    /// A relay enriching `field` with the lists of `blocklists` in force at
+    /// each batch, and forwarding to the Vector source at `addr`
     /// (`host:port`), holding each batch up to `reorder_window` for earlier
     /// ones ([`order`]). The connection is made lazily and re-made after failures.
     pub fn new(
         enricher: Enricher,
+        blocklists: Arc<SharedBlocklists>,
         field: String,
         max_line_bytes: usize,
         call_timeout: Duration,
@@ -273,6 +279,7 @@ impl Relay {
         Ok(Relay {
             batches: Arc::new(BatchEnricher {
                 enricher: Mutex::new(enricher),
+                blocklists,
                 field,
                 max_line_bytes,
             }),
@@ -340,7 +347,7 @@ impl vector_server::Vector for Relay {
         let result = tokio::time::timeout(self.call_timeout, self.forward(batch.clone())).await;
         let status = match result {
             Ok(Ok(_)) => {
-                METRICS.relay_forwarded.fetch_add(n, Relaxed);
+                METRICS.relay_forwarded.inc_by(n);
                 METRICS.observe_latency(Method::PushEvents, start.elapsed());
                 return Ok(Response::new(PushEventsResponse {}));
             }
@@ -368,7 +375,7 @@ impl vector_server::Vector for Relay {
                 self.downstream_addr, self.call_timeout
             )),
         };
-        METRICS.relay_downstream_errors.fetch_add(1, Relaxed);
+        METRICS.relay_downstream_errors.inc();
         self.keep_for_retry(key, batch);
         tracing::warn!(code = ?status.code(), "{}", status.message());
         Err(status)

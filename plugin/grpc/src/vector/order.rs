@@ -19,7 +19,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -174,7 +173,7 @@ impl Sequencer {
 
 /// A batch enriched after a later one of the same host.
 fn late(after: Option<Duration>) {
-    METRICS.relay_late_batches.fetch_add(1, Relaxed);
+    METRICS.relay_late_batches.inc();
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
         tracing::warn!(
@@ -255,10 +254,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn beyond_the_window_is_counted_late() {
         let seq = Sequencer::new(Duration::from_millis(5));
-        let before = METRICS.relay_late_batches.load(Relaxed);
+        let before = METRICS.relay_late_batches.get();
         drop(seq.turn(PEER, Some((10, 0))).await);
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(seq.turn(PEER, Some((9, 0))).await);
-        assert!(METRICS.relay_late_batches.load(Relaxed) > before);
+        assert!(METRICS.relay_late_batches.get() > before);
     }
 }
