@@ -5,6 +5,10 @@
 //! - `native ndjson FILE`     one Event JSON per line, as `postfix-enrich FILE`
 //! - `native stateless FILE`  as `postfix-enrich --stateless FILE`
 //! - `native explain FILE`    the report, as `postfix-enrich explain --json FILE`
+//! - `native filter FILE`     one pass of the filter's splice over the
+//!   file's lines as `{"log": line}` records (made before the pass), printing
+//!   records and output bytes: a fixed amount of work for profilers
+//!   (`valgrind --tool=cachegrind` counts instructions, unmoved by load)
 //! - `native bench FILE SECS` lines/s of the core (enrich + write_json, and
 //!   enrich alone, the counterpart of the JS module's bulk `pushText`) and
 //!   records/s of the filter's splice natively, each the median of 5
@@ -41,7 +45,7 @@ fn rate(secs: f64, mut pass: impl FnMut() -> usize) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(mode), Some(file)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: native ndjson|stateless|explain|bench FILE [SECS]");
+        eprintln!("usage: native ndjson|stateless|explain|filter|bench FILE [SECS]");
         std::process::exit(2);
     };
     let data = std::fs::read(file).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -71,6 +75,14 @@ fn main() {
             }
             let report = explainer.report();
             writeln!(out, "{}", serde_json::to_string(&report).expect("report")).expect("stdout");
+        }
+        "filter" => {
+            let records: Vec<Vec<u8>> = lines(&data)
+                .map(|l| serde_json::to_vec(&serde_json::json!({ "log": String::from_utf8_lossy(l) })).expect("record"))
+                .collect();
+            let mut f = Filter::default();
+            let bytes: usize = records.iter().map(|r| f.process(r).len()).sum();
+            writeln!(out, "{} records, {bytes} bytes out", records.len()).expect("stdout");
         }
         "bench" => {
             let secs: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5.0) / 15.0;

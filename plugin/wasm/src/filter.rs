@@ -39,8 +39,8 @@ const KEEP_CAPACITY: usize = 1 << 20;
 pub struct Filter {
     enricher: Enricher,
     members: Vec<Member>,
-    line: Vec<u8>,
-    key: Vec<u8>,
+    line: String,
+    key: String,
     out: Vec<u8>,
     /// Records seen.
     pub records: u64,
@@ -60,8 +60,8 @@ impl Filter {
         Filter {
             enricher: Enricher::new(config),
             members: Vec::with_capacity(16),
-            line: Vec::with_capacity(1024),
-            key: Vec::new(),
+            line: String::with_capacity(1024),
+            key: String::new(),
             out: Vec::with_capacity(4096),
             records: 0,
             errors: 0,
@@ -72,11 +72,13 @@ impl Filter {
     /// JSON text followed by one NUL byte, valid until the next call.
     pub fn process(&mut self, record: &[u8]) -> &[u8] {
         self.records += 1;
-        for buf in [&mut self.line, &mut self.out] {
-            buf.clear();
-            if buf.capacity() > KEEP_CAPACITY {
-                buf.shrink_to(KEEP_CAPACITY / 16);
-            }
+        self.line.clear();
+        if self.line.capacity() > KEEP_CAPACITY {
+            self.line.shrink_to(KEEP_CAPACITY / 16);
+        }
+        self.out.clear();
+        if self.out.capacity() > KEEP_CAPACITY {
+            self.out.shrink_to(KEEP_CAPACITY / 16);
         }
         if let Err(e) = self.try_process(record) {
             self.errors += 1;
@@ -87,7 +89,7 @@ impl Filter {
         &self.out
     }
 
-    fn try_process(&mut self, record: &[u8]) -> Result<(), ScanError> {
+    fn try_process(&mut self, bytes: &[u8]) -> Result<(), ScanError> {
         let Filter {
             enricher,
             members,
@@ -97,32 +99,35 @@ impl Filter {
             ..
         } = self;
         members.clear();
+        // The one UTF-8 check of the record: the line unescaped from it is
+        // then a `str` and goes to the core without a second check.
+        let record = std::str::from_utf8(bytes).map_err(|_| ScanError::Utf8)?;
         let obj = scan_object(record, |m| members.push(m))?;
         let found = LINE_KEYS.iter().find_map(|name| {
             members
                 .iter()
-                .find(|m| m.is_string(record) && key_is(record, m, name, key))
+                .find(|m| m.is_string(bytes) && key_is(record, m, name, key))
         });
         let Some(line_member) = found else {
             // Not a log record we understand: pass it through untouched.
-            out.extend_from_slice(record);
+            out.extend_from_slice(bytes);
             return Ok(());
         };
-        let journald = record.get(line_member.key.clone()) == Some(b"MESSAGE".as_slice())
+        let journald = record.get(line_member.key.clone()) == Some("MESSAGE")
             && members.iter().any(|m| key_is(record, m, b"SYSLOG_IDENTIFIER", key));
         unescape_into(record.get(line_member.value.clone()).unwrap_or_default(), line);
-        let input: &[u8] = if journald { record } else { line };
-        let ev = enricher.enrich(input);
+        let input: &str = if journald { record } else { line };
+        let ev = enricher.enrich_str(input);
 
         // The record up to its closing brace, with the line's value
         // replaced by the redacted line when the core changed it.
         let value = line_member.value.clone();
-        if ev.message.as_bytes() != line.as_slice() {
-            out.extend_from_slice(record.get(..value.start).unwrap_or_default());
+        if ev.message != line.as_str() {
+            out.extend_from_slice(bytes.get(..value.start).unwrap_or_default());
             encode::write_json_str(out, &ev.message);
-            out.extend_from_slice(record.get(value.end..obj.close).unwrap_or_default());
+            out.extend_from_slice(bytes.get(value.end..obj.close).unwrap_or_default());
         } else {
-            out.extend_from_slice(record.get(..obj.close).unwrap_or_default());
+            out.extend_from_slice(bytes.get(..obj.close).unwrap_or_default());
         }
         // Then the Event's members, written straight after it: not its
         // `message` (that is the line) and none the record already has.
@@ -146,8 +151,8 @@ impl Filter {
 }
 
 /// True when member `m`'s key equals `name` (unescaping it if needed).
-fn key_is(text: &[u8], m: &Member, name: &[u8], scratch: &mut Vec<u8>) -> bool {
-    let raw = text.get(m.key.clone()).unwrap_or_default();
+fn key_is(text: &str, m: &Member, name: &[u8], scratch: &mut String) -> bool {
+    let raw = text.as_bytes().get(m.key.clone()).unwrap_or_default();
     if !m.key_escaped {
         return raw == name;
     }
@@ -157,7 +162,7 @@ fn key_is(text: &[u8], m: &Member, name: &[u8], scratch: &mut Vec<u8>) -> bool {
         .get(m.key.start.saturating_sub(1)..m.key.end + 1)
         .unwrap_or_default();
     unescape_into(quoted, scratch);
-    scratch.as_slice() == name
+    scratch.as_bytes() == name
 }
 
 /// The error object for text that is not a JSON object.

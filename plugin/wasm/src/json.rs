@@ -228,10 +228,10 @@ pub fn skip_value(s: &[u8], mut i: usize, depth: usize) -> Result<usize, ScanErr
 
 /// Validates `s` as exactly one JSON object (surrounding whitespace
 /// allowed) and calls `each` for every top-level member in order.
-pub fn scan_object(s: &[u8], mut each: impl FnMut(Member)) -> Result<Object, ScanError> {
-    if std::str::from_utf8(s).is_err() {
-        return Err(ScanError::Utf8);
-    }
+/// The text is a `str`: the caller checked UTF-8 once, and the unescaped
+/// line it takes from it is then UTF-8 by construction.
+pub fn scan_object(text: &str, mut each: impl FnMut(Member)) -> Result<Object, ScanError> {
+    let s = text.as_bytes();
     let mut i = ws(s, 0);
     if s.get(i) != Some(&b'{') {
         return Err(ScanError::Syntax(i));
@@ -283,32 +283,35 @@ fn hex4(s: &[u8], i: usize) -> Option<u32> {
 /// (`raw` includes the quotes) to `out`. `\uXXXX` escapes, including
 /// surrogate pairs (Fluent Bit escapes all non-ASCII this way), become
 /// UTF-8; a lone surrogate becomes U+FFFD, as the core does for bad bytes.
-pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
+pub fn unescape_into(raw: &str, out: &mut String) {
     let body = match raw.len() {
         n if n >= 2 => raw.get(1..n - 1).unwrap_or_default(),
         _ => return,
     };
+    // Runs are copied as `str` (cut at ASCII backslashes, so on char
+    // boundaries) and escapes pushed as chars: the output is UTF-8 by type.
+    let bytes = body.as_bytes();
     let mut i = 0;
     while i < body.len() {
         // Copy the run up to the next backslash in one go.
-        let run_end = body
+        let run_end = bytes
             .get(i..)
             .and_then(|r| memchr::memchr(b'\\', r))
             .map_or(body.len(), |p| i + p);
-        out.extend_from_slice(body.get(i..run_end).unwrap_or_default());
+        out.push_str(body.get(i..run_end).unwrap_or_default());
         i = run_end;
         if i >= body.len() {
             break;
         }
-        let simple = match body.get(i + 1) {
-            Some(b'"') => Some(b'"'),
-            Some(b'\\') => Some(b'\\'),
-            Some(b'/') => Some(b'/'),
-            Some(b'b') => Some(0x08),
-            Some(b'f') => Some(0x0c),
-            Some(b'n') => Some(b'\n'),
-            Some(b'r') => Some(b'\r'),
-            Some(b't') => Some(b'\t'),
+        let simple = match bytes.get(i + 1) {
+            Some(b'"') => Some('"'),
+            Some(b'\\') => Some('\\'),
+            Some(b'/') => Some('/'),
+            Some(b'b') => Some('\u{8}'),
+            Some(b'f') => Some('\u{c}'),
+            Some(b'n') => Some('\n'),
+            Some(b'r') => Some('\r'),
+            Some(b't') => Some('\t'),
             _ => None,
         };
         if let Some(c) = simple {
@@ -317,15 +320,15 @@ pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
             continue;
         }
         // \uXXXX (the scanner guaranteed the four hex digits).
-        let Some(hi) = hex4(body, i + 2) else {
-            out.extend_from_slice("\u{FFFD}".as_bytes());
+        let Some(hi) = hex4(bytes, i + 2) else {
+            out.push('\u{FFFD}');
             i += 2;
             continue;
         };
         i += 6;
         let c = if (0xD800..0xDC00).contains(&hi) {
-            let lo = if body.get(i) == Some(&b'\\') && body.get(i + 1) == Some(&b'u') {
-                hex4(body, i + 2).filter(|lo| (0xDC00..0xE000).contains(lo))
+            let lo = if bytes.get(i) == Some(&b'\\') && bytes.get(i + 1) == Some(&b'u') {
+                hex4(bytes, i + 2).filter(|lo| (0xDC00..0xE000).contains(lo))
             } else {
                 None
             };
@@ -339,8 +342,7 @@ pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
         } else {
             char::from_u32(hi)
         };
-        let mut buf = [0u8; 4];
-        out.extend_from_slice(c.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes());
+        out.push(c.unwrap_or('\u{FFFD}'));
     }
 }
 
@@ -350,7 +352,7 @@ mod tests {
 
     fn members(s: &str) -> Result<Vec<(String, String)>, ScanError> {
         let mut v = Vec::new();
-        scan_object(s.as_bytes(), |m| {
+        scan_object(s, |m| {
             v.push((s[m.key.clone()].to_owned(), s[m.value.clone()].to_owned()))
         })?;
         Ok(v)
@@ -396,7 +398,7 @@ mod tests {
             "{\"a\":-}",
         ];
         for c in cases {
-            let ours = scan_object(c.as_bytes(), |_| {}).is_ok();
+            let ours = scan_object(c, |_| {}).is_ok();
             let theirs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(c).is_ok();
             assert_eq!(ours, theirs, "{c:?}");
         }
@@ -405,9 +407,9 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused_not_overflowed() {
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(scan_object(deep.as_bytes(), |_| {}), Err(ScanError::TooDeep));
+        assert_eq!(scan_object(&deep, |_| {}), Err(ScanError::TooDeep));
         let ok = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
-        assert!(scan_object(ok.as_bytes(), |_| {}).is_ok());
+        assert!(scan_object(&ok, |_| {}).is_ok());
     }
 
     #[test]
@@ -419,9 +421,8 @@ mod tests {
             r#""lone \ud83d x \ude00 y""#,
             r#""\u0000nul""#,
         ] {
-            let mut out = Vec::new();
-            unescape_into(s.as_bytes(), &mut out);
-            let ours = String::from_utf8(out).unwrap();
+            let mut ours = String::new();
+            unescape_into(s, &mut ours);
             match serde_json::from_str::<String>(s) {
                 Ok(theirs) => assert_eq!(ours, theirs),
                 // serde_json refuses lone surrogates; we replace them.

@@ -121,14 +121,17 @@ pub fn queued_as(t: &str) -> Option<&str> {
 /// The text right after `key=` where `key` starts a field (at the start or
 /// after a space, comma or semicolon).
 fn after_key<'a>(s: &'a str, key: &str) -> Option<&'a str> {
-    let mut search = 0;
-    while let Some(i) = s[search..].find(key) {
-        let at = search + i;
-        let boundary = at == 0 || matches!(s.as_bytes()[at - 1], b' ' | b',' | b';');
-        if let Some(v) = s[at + key.len()..].strip_prefix('=').filter(|_| boundary) {
-            return Some(v);
+    // Walks the `=` signs (a handful per line, found with memchr) and looks
+    // back for the key, instead of a substring search per call: `str::find`
+    // builds a two-way searcher each time, a visible cost on every delivery
+    // line. The first `=` that ends a bounded key is the first bounded key.
+    let b = s.as_bytes();
+    for eq in memchr::memchr_iter(b'=', b) {
+        let Some(at) = eq.checked_sub(key.len()) else { continue };
+        let boundary = at == 0 || matches!(b[at - 1], b' ' | b',' | b';');
+        if boundary && &b[at..eq] == key.as_bytes() {
+            return s.get(eq + 1..);
         }
-        search = at + key.len();
     }
     None
 }
@@ -266,6 +269,14 @@ mod tests {
         assert_eq!(angle_field(s, "to"), Some("\"x> y\"@c"));
         assert_eq!(plain_field(s, "proto"), Some("ESMTP"));
         assert_eq!(angle_field(s, "helo"), Some("h"));
+        // A key is matched whole and at a field start: `delay` is not read
+        // from `delays=` or `xdelay=`, and a value may contain `key=`.
+        let d = "to=<a@b>, relay=r[1.2.3.4]:25, xdelay=9, delays=0.1/0/0/0.2, delay=0.3, dsn=2.0.0, status=sent (250 delay=7)";
+        assert_eq!(plain_field(d, "delay"), Some("0.3"));
+        assert_eq!(plain_field(d, "delays"), Some("0.1/0/0/0.2"));
+        assert_eq!(plain_field(d, "status"), Some("sent"));
+        assert_eq!(plain_field(d, "lay"), None);
+        assert_eq!(plain_field("delay=1", "delay"), Some("1"));
         let r = reply("250-PIPELINING").unwrap();
         assert_eq!((r.code, r.last, r.text), (250, false, "PIPELINING"));
         let r = reply("550 5.1.1 <x@y>: Recipient address rejected").unwrap();
