@@ -66,6 +66,9 @@ pub(super) fn parse<'a>(severity: Severity, body: &'a str, redaction: &mut Optio
         if let Some(m) = policy_line(qid, rest) {
             return m;
         }
+        if let Some(m) = super::notes::reply_filter(qid, rest) {
+            return m;
+        }
     }
     Message::Unparsed
 }
