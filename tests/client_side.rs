@@ -599,3 +599,23 @@ fn egd_failures_are_tls_prng_facts() {
         assert!(ev["server"].is_null() && ev["client"].is_null());
     }
 }
+
+/// smtpd_peer.c: `hostname %s does not resolve to address %s[: %s]`; an
+/// IPv6 address keeps its colons, the resolver's error is not part of it.
+#[test]
+fn forward_check_warnings_keep_the_whole_address() {
+    for (tail, ip) in [
+        ("192.0.2.10", "192.0.2.10"),
+        ("192.0.2.10: Name or service not known", "192.0.2.10"),
+        ("2001:db8::25", "2001:db8::25"),
+        ("2001:db8::25: Temporary failure in name resolution", "2001:db8::25"),
+        ("2001:db8::: Name or service not known", "2001:db8::"),
+    ] {
+        let ev = one(&format!(
+            "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: warning: hostname mail.example.org does not resolve to address {tail}"
+        ));
+        assert_eq!(ev["postfix"]["event"], "reverse_dns_mismatch");
+        assert_eq!(ev["client"]["ip"], ip, "{tail}");
+        assert_eq!(ev["client"]["domain"], "mail.example.org");
+    }
+}
