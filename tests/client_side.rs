@@ -400,3 +400,222 @@ fn rate_limited_commands_are_not_a_protocol_violation() {
     ]);
     assert_eq!(evs[3]["probe"]["class"], "protocol_violation");
 }
+
+/// smtp_proto.c `smtp_hbc_logger` (`QID: action: header|body line[: text]`):
+/// the same kind as cleanup's header/body checks, on the outbound side.
+#[test]
+fn smtp_header_and_body_checks_are_policy_events() {
+    for (daemon, msg, action, stage, reason) in [
+        (
+            "smtp",
+            "3F2A81C0B4: warning: header X-Mailer: PHPMailer 5.2.1",
+            "warning",
+            "header",
+            "X-Mailer: PHPMailer 5.2.1",
+        ),
+        (
+            "smtp",
+            "4Q1ZmK3kH1zJrw: replace: header X-Originating-IP: 10.1.2.3: X-Originating-IP: removed",
+            "replace",
+            "header",
+            "X-Originating-IP: 10.1.2.3: X-Originating-IP: removed",
+        ),
+        (
+            "lmtp",
+            "3F2A81C0B4: info: body Unsubscribe: https://lists.example.org/u: list footer",
+            "info",
+            "body",
+            "Unsubscribe: https://lists.example.org/u: list footer",
+        ),
+        (
+            "smtp",
+            "3F2A81C0B4: strip: header Received: from x ",
+            "strip",
+            "header",
+            "Received: from x",
+        ),
+    ] {
+        let ev = one(&format!("Nov 26 16:06:09 mx1 postfix/{daemon}[5151]: {msg}"));
+        assert_eq!(ev["postfix"]["event"], "policy", "{msg}");
+        let qid = msg.split(':').next().unwrap();
+        assert_eq!(ev["postfix"]["queue_id"], qid);
+        assert_eq!(ev["smtp"]["stage"], stage);
+        assert_eq!(ev["smtp"]["reject"]["action"], action);
+        assert_eq!(ev["smtp"]["reject"]["reason"], reason);
+        assert_eq!(ev["smtp"]["reject"]["class"], "content");
+        assert_eq!(ev["email"]["direction"], "outbound");
+    }
+    // A word header_body_checks.c does not log, or a place that is not
+    // header/body, is not taken for an action.
+    let ev = smtp("3F2A81C0B4: hold: header X-Spam: yes");
+    assert_eq!(ev["postfix"]["event"], "queue_note");
+}
+
+#[test]
+fn line_folding_names_message_and_limit() {
+    for (qid, n) in [("3F2A81C0B4", 990), ("4Q1ZmK3kH1zJrw", 2048)] {
+        let ev = smtp(&format!("{qid}: breaking line > {n} bytes with <CR><LF>SPACE"));
+        assert_eq!(ev["postfix"]["event"], "long_line");
+        assert_eq!(ev["postfix"]["queue_id"], qid);
+        assert_eq!(ev["postfix"]["bytes"], n);
+    }
+}
+
+/// smtp_proto.c's notes about the server: `host %s offers SMTPUTF8 support,
+/// but not 8BITMIME` (namaddr) and `Host offered STARTTLS: [%s]` (the
+/// next-hop host, an address for a literal next hop).
+#[test]
+fn server_capability_notes_name_the_server() {
+    for (label, ip, name, port) in [
+        (
+            "mx.example.net[203.0.113.9]:25",
+            "203.0.113.9",
+            Some("mx.example.net"),
+            Some(25),
+        ),
+        (
+            "mail.example.org[2001:db8::25]:587",
+            "2001:db8::25",
+            Some("mail.example.org"),
+            Some(587),
+        ),
+    ] {
+        let ev = smtp(&format!("host {label} offers SMTPUTF8 support, but not 8BITMIME"));
+        assert_eq!(ev["postfix"]["event"], "server_warning", "{label}");
+        assert_eq!(ev["log"]["level"], "info");
+        assert_eq!(ev["server"]["ip"], ip);
+        assert_eq!(ev["server"]["domain"].as_str(), name);
+        assert_eq!(ev["server"]["port"].as_u64(), port);
+    }
+    let ev = smtp("Host offered STARTTLS: [mx.example.net]");
+    assert_eq!(
+        (ev["postfix"]["event"].as_str(), ev["tls"]["action"].as_str()),
+        (Some("tls"), Some("starttls_offered"))
+    );
+    assert_eq!(ev["server"]["domain"], "mx.example.net");
+    assert!(ev["server"]["ip"].is_null() && ev["client"].is_null());
+    for addr in ["192.0.2.25", "2001:db8::25"] {
+        let ev = smtp(&format!("Host offered STARTTLS: [{addr}]"));
+        assert_eq!(ev["tls"]["action"], "starttls_offered");
+        assert_eq!(ev["server"]["ip"], addr);
+        assert!(ev["server"]["domain"].is_null());
+    }
+}
+
+/// smtpd_chat.c: smtpd_reject_filter_maps logs the reply it replaced and the
+/// one it sent, under the transaction's queue id or NOQUEUE.
+#[test]
+fn reply_filter_lines_carry_the_reply() {
+    let evs = events(&[
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4260]: connect from unknown[192.0.2.31]:41000",
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4260]: NOQUEUE: reply filter in: 554 5.7.1 <b@example.com>: Relay access denied",
+        "Nov 26 16:06:09 mx1 postfix/smtpd[4260]: NOQUEUE: reply filter out: 550 5.7.1 Relaying is not offered here",
+        "Nov 26 16:06:10 mx1 postfix/smtpd[4260]: 3F2A81C0B4: reply filter in: 450 4.7.1 <b@example.com>: Recipient address rejected: try later",
+    ]);
+    let id = evs[0]["postfix"]["session_id"].as_str().unwrap();
+    for (ev, side, code, enhanced, text, qid) in [
+        (
+            &evs[1],
+            "in",
+            554,
+            "5.7.1",
+            "<b@example.com>: Relay access denied",
+            None,
+        ),
+        (&evs[2], "out", 550, "5.7.1", "Relaying is not offered here", None),
+        (
+            &evs[3],
+            "in",
+            450,
+            "4.7.1",
+            "<b@example.com>: Recipient address rejected: try later",
+            Some("3F2A81C0B4"),
+        ),
+    ] {
+        assert_eq!(ev["postfix"]["event"], "reply_filter");
+        assert_eq!(ev["postfix"]["detail"], side);
+        assert_eq!(reply(ev), (code, Some(enhanced), text));
+        assert_eq!(ev["smtp"]["direction"], "server_to_client");
+        assert_eq!(ev["postfix"]["queue_id"].as_str(), qid);
+        assert_eq!(ev["postfix"]["session_id"], id, "the line belongs to its smtpd session");
+    }
+}
+
+/// Queue-file notes of the delivery agents and the bounce service
+/// (deliver_pass.c, bounce.c, abounce.c, bounce_trace_service.c, cleanup).
+#[test]
+fn queue_notes_get_kinds_and_fields() {
+    let ev =
+        one("Nov 26 16:06:09 mx1 postfix/local[900]: 3F2A81C0B4: passing <alice@example.org> to transport=dovecot");
+    assert_eq!(ev["postfix"]["event"], "transport_handoff");
+    assert_eq!(ev["email"]["to"]["address"], "alice@example.org");
+    assert_eq!(ev["postfix"]["detail"], "dovecot");
+    assert_eq!(ev["postfix"]["queue_id"], "3F2A81C0B4");
+    for (daemon, notice) in [
+        ("local", "bounce"),
+        ("smtp", "bounce"),
+        ("qmgr", "delay warning"),
+        ("qmgr", "verp-bounce"),
+        ("qmgr", "trace"),
+    ] {
+        let ev = one(&format!(
+            "Nov 26 16:06:09 mx1 postfix/{daemon}[900]: 4Q1ZmK3kH1zJrw: status=deferred ({notice} failed)"
+        ));
+        assert_eq!(ev["postfix"]["event"], "notice_failed", "{daemon} {notice}");
+        assert_eq!(ev["postfix"]["queue_id"], "4Q1ZmK3kH1zJrw");
+        assert_eq!(ev["postfix"]["detail"], notice);
+        assert_eq!(ev["postfix"]["delivery"]["status"], "deferred");
+        assert_eq!(ev["postfix"]["delivery"]["text"], format!("{notice} failed"));
+        assert!(ev["email"]["to"].is_null(), "message-wide: no recipient");
+    }
+    for which in ["double-bounce", "single-bounce"] {
+        let text = format!("not sending trace/success notification for {which} message");
+        let ev = one(&format!("Nov 26 16:06:09 mx1 postfix/bounce[901]: 3F2A81C0B4: {text}"));
+        assert_eq!(ev["postfix"]["event"], "bounce");
+        assert_eq!(ev["postfix"]["detail"], text);
+        assert!(ev["postfix"]["related_queue_id"].is_null(), "no notice was made");
+    }
+    // cleanup_masquerade.c logs at info what the other modules log as a warning.
+    for prefix in ["", "warning: "] {
+        let ev = one(&format!("Nov 26 16:06:09 mx1 postfix/cleanup[300]: {prefix}3F2A81C0B4: masquerade_exceptions map lookup problem -- message not accepted, try again later"));
+        assert_eq!(ev["postfix"]["event"], "message_warning", "{prefix}");
+        assert_eq!(ev["postfix"]["queue_id"], "3F2A81C0B4");
+    }
+}
+
+/// tls_prng_egd.c names the entropy daemon's socket, which is no peer.
+#[test]
+fn egd_failures_are_tls_prng_facts() {
+    for msg in [
+        "cannot write to EGD server /var/run/egd-pool: Broken pipe",
+        "cannot read from EGD server /var/run/egd-pool: Connection reset by peer",
+        "EGD server /var/run/egd-pool reports zero bytes available",
+        "cannot read 32 bytes from EGD server /var/run/egd-pool: Resource temporarily unavailable",
+    ] {
+        let ev = one(&format!("Nov 26 16:06:09 mx1 postfix/tlsmgr[77]: {msg}"));
+        assert_eq!(ev["postfix"]["event"], "tls", "{msg}");
+        assert_eq!(ev["tls"]["action"], "prng");
+        assert_eq!(ev["tls"]["detail"], msg);
+        assert!(ev["server"].is_null() && ev["client"].is_null());
+    }
+}
+
+/// smtpd_peer.c: `hostname %s does not resolve to address %s[: %s]`; an
+/// IPv6 address keeps its colons, the resolver's error is not part of it.
+#[test]
+fn forward_check_warnings_keep_the_whole_address() {
+    for (tail, ip) in [
+        ("192.0.2.10", "192.0.2.10"),
+        ("192.0.2.10: Name or service not known", "192.0.2.10"),
+        ("2001:db8::25", "2001:db8::25"),
+        ("2001:db8::25: Temporary failure in name resolution", "2001:db8::25"),
+        ("2001:db8::: Name or service not known", "2001:db8::"),
+    ] {
+        let ev = one(&format!(
+            "Nov 26 16:06:09 mx1 postfix/smtpd[4250]: warning: hostname mail.example.org does not resolve to address {tail}"
+        ));
+        assert_eq!(ev["postfix"]["event"], "reverse_dns_mismatch");
+        assert_eq!(ev["client"]["ip"], ip, "{tail}");
+        assert_eq!(ev["client"]["domain"], "mail.example.org");
+    }
+}

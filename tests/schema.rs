@@ -75,25 +75,31 @@ fn events_validate_against_the_schema() {
     );
 }
 
-fn committed_report_path() -> std::path::PathBuf {
-    repo().join("schemas/report.schema.json")
+/// Compares a generated schema with the committed file (rewriting it under
+/// `UPDATE_SCHEMA=1`) and requires a description on every field.
+fn check_committed(file: &str, schema: &Value) {
+    let path = repo().join(file);
+    let generated = serde_json::to_string_pretty(schema).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert!(
+        committed == generated,
+        "{file} is stale: run `UPDATE_SCHEMA=1 cargo test -p postfix-enrich-tests --test schema`"
+    );
+    let mut missing = Vec::new();
+    undocumented(schema, "", &mut missing);
+    assert!(missing.is_empty(), "{file}: fields without a description: {missing:#?}");
 }
 
 /// The report `explain --json` prints: same rules as the Event's schema.
 #[test]
 fn committed_report_schema_matches_the_types() {
-    let generated = serde_json::to_string_pretty(&postfix_enrich_core::report::json_schema()).unwrap() + "\n";
-    if std::env::var_os("UPDATE_SCHEMA").is_some() {
-        std::fs::write(committed_report_path(), &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(committed_report_path()).expect("schemas/report.schema.json exists");
-    assert!(
-        committed == generated,
-        "schemas/report.schema.json is stale: run `UPDATE_SCHEMA=1 cargo test -p postfix-enrich-tests --test schema`"
+    check_committed(
+        "schemas/report.schema.json",
+        &postfix_enrich_core::report::json_schema(),
     );
-    let mut missing = Vec::new();
-    undocumented(&postfix_enrich_core::report::json_schema(), "", &mut missing);
-    assert!(missing.is_empty(), "report fields without a description: {missing:#?}");
 }
 
 #[test]
@@ -117,5 +123,15 @@ fn reports_validate_against_the_schema() {
     assert!(
         clients > 10,
         "expected the sample's and the recording's clients, got {clients}"
+    );
+}
+
+/// The report `what-if --json` prints: same rules as the Event's schema
+/// (plugin/cli/tests/cli.rs validates the CLI's output against it).
+#[test]
+fn committed_whatif_schema_matches_the_types() {
+    check_committed(
+        "schemas/whatif.schema.json",
+        &postfix_enrich_core::whatif::json_schema(),
     );
 }

@@ -601,7 +601,10 @@ fn what_if(args: WhatIfArgs) -> Result<()> {
         mynetworks: args.mynetworks.clone(),
     };
     let mut replay = whatif::WhatIf::new(restrictions, options);
-    enrich_each(inputs, &mut enricher, |ev| tracker.push(ev, &mut |s| replay.fold(&s)))?;
+    enrich_each(inputs, &mut enricher, |ev| {
+        replay.observe(ev);
+        tracker.push(ev, &mut |s| replay.fold(&s))
+    })?;
     tracker.finish(&mut |s| replay.fold(&s));
     let answer = replay.finish();
     let stdout = io::stdout();

@@ -312,3 +312,51 @@ fn what_if_replays_a_restriction_with_first_match_and_delay_reject() {
     assert!(err.contains("what-if supports: permit_mynetworks"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `what-if --json` validates against schemas/whatif.schema.json, and the
+/// CLI feeds smtpd's forward-check warnings to the replay: a client whose
+/// reverse name does not resolve back passes
+/// reject_unknown_reverse_client_hostname and fails reject_unknown_client_hostname.
+#[test]
+fn what_if_json_follows_its_schema_and_reads_forward_check_warnings() {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/whatif.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let dir = std::env::temp_dir().join(format!("pe-whatif-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("mail.log");
+    std::fs::write(
+        &log,
+        "Nov 26 10:00:00 mail postfix/smtpd[201]: warning: hostname mail.example.org does not resolve to address 192.0.2.10\n\
+         Nov 26 10:00:00 mail postfix/smtpd[201]: connect from unknown[192.0.2.10]\n\
+         Nov 26 10:00:01 mail postfix/smtpd[201]: 4B2C1A0001: client=unknown[192.0.2.10]\n\
+         Nov 26 10:00:02 mail postfix/smtpd[201]: disconnect from unknown[192.0.2.10] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5\n\
+         Nov 26 10:02:00 mail postfix/smtpd[203]: connect from unknown[198.51.100.7]\n\
+         Nov 26 10:02:01 mail postfix/smtpd[203]: NOQUEUE: reject: RCPT from unknown[198.51.100.7]: 554 5.7.1 <v@example.com>: Relay access denied; from=<a@example.net> to=<v@example.com> proto=ESMTP helo=<x.example.net>\n\
+         Nov 26 10:02:02 mail postfix/smtpd[203]: disconnect from unknown[198.51.100.7] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4\n",
+    )
+    .unwrap();
+    let f = log.to_str().unwrap();
+    for (restriction, refused, legitimate) in [
+        ("reject_unknown_client_hostname", 2, 1),
+        ("reject_unknown_reverse_client_hostname", 1, 0),
+        ("permit_mynetworks, reject_non_fqdn_helo_hostname", 0, 0),
+    ] {
+        let (code, out, err) = run(&["what-if", "-q", "--year", "2026", "--json", restriction, f]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        if let Err(e) = validator.validate(&v) {
+            panic!("{restriction}: what-if --json does not validate: {e}\n{v:#}");
+        }
+        assert_eq!(
+            (v["refused"].as_u64(), v["refused_legitimate"].as_u64()),
+            (Some(refused), Some(legitimate)),
+            "{restriction}: {v:#}"
+        );
+        if restriction.contains("unknown") {
+            assert_eq!(v["client_names"]["forward_failed"], 1, "{v:#}");
+            assert_eq!(v["client_names"]["no_reverse_name"], 1, "{v:#}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -294,10 +294,12 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
             if let Some(c) = client {
                 ev.client = Some(endpoint(c));
             }
+            // smtp/lmtp's header/body checks act on mail going out.
+            let outbound = matches!(ev.postfix.daemon.as_deref(), Some("smtp" | "lmtp"));
             let e = email_mut(ev);
             e.from = policy.from.and_then(address);
             e.to = policy.to.and_then(address);
-            e.direction = Some("inbound");
+            e.direction = Some(if outbound { "outbound" } else { "inbound" });
             if let Some(u) = policy.sasl_username {
                 ev.user = Some(User { name: b(u) });
             }
@@ -607,6 +609,50 @@ fn fill<'a>(ev: &mut Event<'a>, m: &Message<'a>, severity: Severity, inbound_dae
                 dropped: *dropped,
             }));
             EventKind::CacheCleanup
+        }
+        Message::ReplyFilter {
+            queue_id,
+            side,
+            reply: r,
+        } => {
+            ev.postfix.queue_id = queue_id.map(b);
+            ev.postfix.detail = Some(b(side));
+            let s = smtp_mut(ev);
+            s.reply = Some(reply(r));
+            s.direction = Some("server_to_client");
+            EventKind::ReplyFilter
+        }
+        Message::LongLine { queue_id, limit } => {
+            ev.postfix.queue_id = Some(b(queue_id));
+            ev.postfix.bytes = Some(*limit);
+            email_mut(ev).direction = Some("outbound");
+            EventKind::LongLine
+        }
+        Message::Handoff {
+            queue_id,
+            recipient,
+            transport,
+        } => {
+            ev.postfix.queue_id = Some(b(queue_id));
+            ev.postfix.detail = Some(b(transport));
+            email_mut(ev).to = address(recipient);
+            EventKind::TransportHandoff
+        }
+        Message::NoticeFailed { queue_id, notice, text } => {
+            ev.postfix.queue_id = Some(b(queue_id));
+            ev.postfix.detail = Some(b(notice));
+            ev.postfix.delivery = Some(Box::new(DeliveryInfo {
+                status: b("deferred"),
+                text: Some(b(text)),
+                ..DeliveryInfo::default()
+            }));
+            ev.event.outcome = Some("failure");
+            EventKind::NoticeFailed
+        }
+        Message::NoticeSkipped { queue_id, text } => {
+            ev.postfix.queue_id = Some(b(queue_id));
+            ev.postfix.detail = Some(b(text));
+            EventKind::Bounce
         }
         Message::Service(_) => EventKind::Service,
         Message::Notice(_) => EventKind::Notice,

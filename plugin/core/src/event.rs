@@ -315,7 +315,7 @@ event_struct! {
         /// Server name the client asked for (SNI).
         #[serde(skip_serializing_if = "Option::is_none")]
         pub server_name: Option<Str<'a>>,
-        /// What the line reports: established, reused, setup, accept_error, connect_error, abort, handshake_failed, verify_failed, library_problem, sni, tlsrpt, cache (session cache lines that name the peer), detail.
+        /// What the line reports: established, reused, setup, accept_error, connect_error, abort, handshake_failed, verify_failed, library_problem, sni, tlsrpt, cache (session cache lines that name the peer), detail, starttls_offered (smtp: the server offered STARTTLS and TLS is off, `Host offered STARTTLS: [host]`), prng (the entropy daemon (EGD) of tls_random_source failed; `detail` quotes the line).
         pub action: &'static str,
         /// Error or detail text.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -374,7 +374,7 @@ event_struct! {
 event_struct! {
     /// A policy decision (reject and other access actions).
     pub struct Reject<'a> {
-        /// reject, reject_warning, hangup, discard, hold, milter-reject, ...
+        /// reject, reject_warning, hangup, discard, hold, milter-reject, ...; for header/body checks also the actions smtp logs (warning, info, replace, prepend, strip), with `smtp.stage` header or body and the matched line (and the rule's text, which Postfix does not delimit from it) as `reason`.
         pub action: Str<'a>,
         /// The reason text, without address prefix and code.
         pub reason: Str<'a>,
@@ -471,7 +471,8 @@ pub enum EventKind {
     Expired,
     /// `removed`.
     Removed,
-    /// bounce/delay notification with the new queue id.
+    /// bounce/delay notification with the new queue id, or bounce's note that
+    /// it sends none (`not sending trace/success notification for ...`, in `postfix.detail`).
     Bounce,
     /// pickup `uid=... from=...`.
     Pickup,
@@ -498,15 +499,30 @@ pub enum EventKind {
     QueueAdmin,
     /// A cache's periodic cleanup report (verify, postscreen).
     CacheCleanup,
+    /// smtpd `<qid>: reply filter in|out: <reply>`: smtpd_reject_filter_maps
+    /// replaced a 4xx/5xx reply; `smtp.reply` is the reply, `postfix.detail`
+    /// says `in` (the reply smtpd built) or `out` (the one it sent).
+    ReplyFilter,
+    /// smtp/lmtp `<qid>: breaking line > N bytes with <CR><LF>SPACE`: a line
+    /// of the message exceeded smtp_line_length_limit (N, in `postfix.bytes`) and was folded.
+    LongLine,
+    /// `<qid>: passing <rcpt> to transport=T`: a delivery agent hands the
+    /// recipient (`email.to`) to another transport (`postfix.detail`).
+    TransportHandoff,
+    /// `<qid>: status=deferred (bounce failed)` and `(<notice> failed)`: the
+    /// bounce service could not make a notice (`postfix.detail`: bounce, delay
+    /// warning, verp-bounce, trace), so the whole message stays queued;
+    /// `postfix.delivery` holds the status and its text.
+    NoticeFailed,
     /// master / postfix-script / postlog lifecycle lines.
     Service,
     /// A known informational line without fields of its own.
     Notice,
     /// A warning or error about one client (it names `name[addr]`), or an smtpd_command_filter note: `client` says which.
     ClientWarning,
-    /// A warning or error of the smtp/lmtp client about one remote server, or an smtp_reply_filter note: `server` says which.
+    /// A warning or error of the smtp/lmtp client about one remote server, an smtp_reply_filter note, or a note on the server's capabilities (`offers SMTPUTF8 support, but not 8BITMIME`): `server` says which.
     ServerWarning,
-    /// A warning or error about one queued message (`warning: QID: ...`): `postfix.queue_id` says which.
+    /// A warning or error about one queued message (`warning: QID: ...`, and cleanup's `QID: <map> map lookup problem -- message not accepted`, which one module logs without `warning:`): `postfix.queue_id` says which.
     MessageWarning,
     /// A warning no specific parser took.
     Warning,
@@ -562,6 +578,10 @@ impl EventKind {
             Anvil => "anvil",
             QueueAdmin => "queue_admin",
             CacheCleanup => "cache_cleanup",
+            ReplyFilter => "reply_filter",
+            LongLine => "long_line",
+            TransportHandoff => "transport_handoff",
+            NoticeFailed => "notice_failed",
             Service => "service",
             Notice => "notice",
             ClientWarning => "client_warning",
@@ -602,7 +622,7 @@ event_struct! {
         /// `notes=` of a disconnect line (3.9+), e.g. bare_lf.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub disconnect_notes: Option<&'static str>,
-        /// Bytes received before an abnormal end during DATA/BDAT.
+        /// Bytes received before an abnormal end during DATA/BDAT; on `long_line` events, the line length limit (smtp_line_length_limit) a line exceeded.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub bytes: Option<u64>,
         /// Message size (qmgr).
@@ -629,7 +649,7 @@ event_struct! {
         /// How a delivery attempt to a remote SMTP/LMTP server failed (smtp/lmtp lines and delivery status texts): remote_reply (it answered 4xx/5xx), refused_to_talk (4xx/5xx greeting or HELO/EHLO reply), lost_connection, timeout, connect_failed, sasl_failed, tls_failed, local_data_error.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub delivery_failure: Option<&'static str>,
-        /// Detail the line gives that is not a reply: the system error of a failed connect (`Connection refused`), the `while ...` phrase of a lost connection or timeout, a SASL/TLS problem, the PIX workaround words.
+        /// Detail the line gives that is not a reply: the system error of a failed connect (`Connection refused`), the `while ...` phrase of a lost connection or timeout, a SASL/TLS problem, the PIX workaround words; the side of a `reply_filter` line (in, out), the transport of a `transport_handoff`, the notice of a `notice_failed` (bounce, delay warning, verp-bounce, trace), the words of a `bounce` line that sends no notice.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub detail: Option<Str<'a>>,
         /// A limit the client exceeded (smtpd's anvil warnings).

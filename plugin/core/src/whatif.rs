@@ -6,14 +6,20 @@
 //! it lacks the evidence the restriction needs (never guessed). It models
 //! `smtpd_delay_reject` (client and HELO restrictions act at RCPT TO by
 //! default) and reads `reject_warning` lines, Postfix's exact dry run.
+//! Besides the sessions it reads smtpd's `hostname X does not resolve to
+//! address IP` warnings ([`WhatIf::observe`]): they are exactly the clients
+//! whose reverse name failed the forward check, which tells
+//! `reject_unknown_reverse_client_hostname` from `reject_unknown_client_hostname`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::blocklist::Blocklists;
+use crate::event::{Event, EventKind};
 use crate::report::SessionSummary;
 use crate::verdict::helo_is_fqdn;
 
@@ -83,6 +89,20 @@ impl Restriction {
         }
     }
 
+    /// The reply smtpd_check.c sends when it refuses, with Postfix's default
+    /// codes (unknown_client_reject_code = 450; temporary DNS errors always 450).
+    fn reply(&self) -> Option<&'static str> {
+        match self {
+            Restriction::RejectUnknownReverse => {
+                Some("450 4.7.1 Client host rejected: cannot find your reverse hostname, [IP]")
+            }
+            Restriction::RejectUnknownClient => {
+                Some("450 4.7.25 Client host rejected: cannot find your hostname, [IP]")
+            }
+            _ => None,
+        }
+    }
+
     /// Acts before smtpd's restriction lists (postscreen, anvil limits), so
     /// `smtpd_delay_reject` does not postpone it.
     fn immediate(&self) -> bool {
@@ -102,6 +122,9 @@ impl Restriction {
 
     /// How to get the evidence when the log lacks it.
     fn evidence_hint(&self) -> &'static str {
+        if matches!(self, Restriction::RejectUnknownReverse) {
+            return "smtpd logs 'warning: hostname NAME does not resolve to address IP' just before 'connect from unknown[IP]' when the client has a reverse name that fails the forward check; for sessions whose connect line is not in the log it cannot tell that client (which this restriction lets through) from one without any reverse name (which it refuses)";
+        }
         if self.helo_stage() {
             "the HELO name is logged only in verbose traces (debug_peer_list = <addresses>) and on reject lines (helo=<...>); running the restriction under warn_if_reject logs it for every session it would refuse"
         } else {
@@ -233,7 +256,7 @@ impl Default for WhatIfOptions {
 }
 
 /// Per-restriction counts.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct RestrictionCounts {
     /// The restriction as written.
     pub restriction: String,
@@ -258,10 +281,36 @@ pub struct RestrictionCounts {
     pub evidence_hint: Option<&'static str>,
     /// Clients saved by this permit (legitimate, a few).
     pub saved_clients: Vec<String>,
+    /// The reply Postfix sends when this restriction refuses (smtpd_check.c's wording, default codes), where it has a fixed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<&'static str>,
 }
 
-/// The replay's answer.
-#[derive(Debug, Clone, Default, Serialize)]
+/// What the log shows about the client host names of the replayed smtpd
+/// sessions: the evidence behind `reject_unknown_reverse_client_hostname` and
+/// `reject_unknown_client_hostname` (present when the list has either).
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct ClientNames {
+    /// Sessions from `name[IP]` clients: the reverse name resolved back to the address; both restrictions let them through.
+    pub verified: u64,
+    /// `unknown[IP]` sessions after smtpd's `hostname NAME does not resolve to address IP` warning: a reverse name that fails the forward check; `reject_unknown_reverse_client_hostname` lets them through, `reject_unknown_client_hostname` refuses them.
+    pub forward_failed: u64,
+    /// Of `forward_failed`, those whose forward lookup failed temporarily (`Temporary failure in name resolution`): Postfix answers 450 whatever unknown_client_reject_code says, so the client may retry and pass.
+    pub forward_temporary: u64,
+    /// `unknown[IP]` sessions whose connect line was seen without that warning: no reverse name (or a failed reverse lookup); both restrictions refuse them.
+    pub no_reverse_name: u64,
+    /// `unknown[IP]` sessions whose connect line is not in the log: refused by `reject_unknown_client_hostname`, not judged for `reject_unknown_reverse_client_hostname`.
+    pub start_not_seen: u64,
+    /// Sessions (counted above as well) in which Postfix itself refused or warned with one of the two restrictions' texts (`cannot find your hostname`, `cannot find your reverse hostname`): that line decides for its restriction.
+    pub postfix_said: u64,
+}
+
+/// The replay's answer (`what-if --json`; schema in `schemas/whatif.schema.json`).
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(
+    title = "postfix-enrich what-if report",
+    description = "What a Postfix restriction list would have done to the sessions of the logs (`postfix-enrich what-if --json`)."
+)]
 pub struct WhatIfReport {
     /// The list as evaluated.
     pub restrictions: Vec<String>,
@@ -289,8 +338,57 @@ pub struct WhatIfReport {
     pub by_restriction: Vec<RestrictionCounts>,
     /// `reject_warning` lines seen (Postfix's own dry run under warn_if_reject).
     pub reject_warnings: u64,
-    /// Their sessions by suspicious / legitimate / other.
+    /// Their sessions, in this order: suspicious, legitimate, other.
     pub reject_warning_sessions: [u64; 3],
+    /// Client host names as the log shows them, when the list has `reject_unknown_reverse_client_hostname` or `reject_unknown_client_hostname`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_names: Option<ClientNames>,
+}
+
+/// The JSON Schema of [`WhatIfReport`] (draft 2020-12), as committed in `schemas/whatif.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<WhatIfReport>().to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert(
+            "$id".into(),
+            "https://postfix-enrich.invalid/schemas/whatif.schema.json".into(),
+        );
+    }
+    schema
+}
+
+/// How the log names a session's client, for the two `reject_unknown_*` restrictions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum NameEvidence {
+    /// `name[IP]`: forward-confirmed.
+    Verified,
+    /// `unknown[IP]` after a forward-check warning (temporary when `true`).
+    ForwardFailed(bool),
+    /// `unknown[IP]`, connect seen, no warning.
+    NoReverseName,
+    /// `unknown[IP]`, connect not seen.
+    StartNotSeen,
+}
+
+/// A session's name evidence plus what Postfix's own reject or
+/// reject_warning lines said (their texts are smtpd_check.c's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Names {
+    evidence: NameEvidence,
+    /// `Client host rejected: cannot find your reverse hostname`.
+    said_reverse: bool,
+    /// `Client host rejected: cannot find your hostname`.
+    said_client: bool,
+}
+
+/// smtpd's forward-check warning, waiting for the `connect from` of its process.
+struct PendingWarning {
+    ip: String,
+    temporary: bool,
+    time: i64,
 }
 
 /// One client's session starts and (start, AUTH attempts) in the last 60 s.
@@ -305,6 +403,11 @@ pub struct WhatIf {
     recent: HashMap<String, Recent>,
     clients_refused: HashSet<String>,
     clients_not_stopped: HashSet<String>,
+    /// Per smtpd process (host, pid): its last forward-check warning.
+    pending: HashMap<(String, u32), PendingWarning>,
+    /// Sessions whose `connect from` was seen: start time, and whether a
+    /// forward-check warning (temporary or not) preceded it.
+    connected: HashMap<u64, (i64, Option<bool>)>,
 }
 
 /// Clients remembered for the rate limits and the distinct counts.
@@ -321,9 +424,14 @@ impl WhatIf {
                 .iter()
                 .map(|r| RestrictionCounts {
                     restriction: r.name(),
+                    reply: r.reply(),
                     ..RestrictionCounts::default()
                 })
                 .collect(),
+            client_names: restrictions
+                .iter()
+                .any(|r| matches!(r, Restriction::RejectUnknownReverse | Restriction::RejectUnknownClient))
+                .then(ClientNames::default),
             ..WhatIfReport::default()
         };
         WhatIf {
@@ -333,6 +441,84 @@ impl WhatIf {
             recent: HashMap::new(),
             clients_refused: HashSet::new(),
             clients_not_stopped: HashSet::new(),
+            pending: HashMap::new(),
+            connected: HashMap::new(),
+        }
+    }
+
+    /// Reads one event of the stream the sessions come from, before it goes
+    /// to the session tracker: smtpd's `hostname NAME does not resolve to
+    /// address IP[: error]` warning (smtpd_peer.c logs it while looking the
+    /// client up, just before `connect from unknown[IP]` of the same
+    /// process) and the `connect from` lines it belongs to.
+    pub fn observe(&mut self, ev: &Event<'_>) {
+        if ev.postfix.daemon.as_deref() != Some("smtpd") {
+            return;
+        }
+        let kind = ev.postfix.event;
+        if kind != EventKind::ReverseDnsMismatch && kind != EventKind::Connect {
+            return;
+        }
+        let (Some(pid), Some(ip)) = (
+            ev.process.as_ref().and_then(|p| p.pid),
+            ev.client.as_ref().and_then(|c| c.ip.as_deref()),
+        ) else {
+            return;
+        };
+        let host = ev.host.as_ref().map_or("", |h| h.name.as_ref());
+        let time = ev.timestamp.map_or(0, |t| t.unix_seconds());
+        if kind == EventKind::ReverseDnsMismatch {
+            if self.pending.len() >= MAX_CLIENTS {
+                self.pending.retain(|_, w| w.time > time - 3600);
+            }
+            // MAI_STRERROR of EAI_AGAIN, EAI_MEMORY, EAI_SYSTEM: Postfix's TEMP_AI_ERROR.
+            let temporary = [
+                "Temporary failure in name resolution",
+                "Memory allocation failure",
+                "System error",
+            ]
+            .iter()
+            .any(|e| ev.message.ends_with(e));
+            let w = PendingWarning {
+                ip: ip.to_owned(),
+                temporary,
+                time,
+            };
+            self.pending.insert((host.to_owned(), pid), w);
+            return;
+        }
+        let Some(id) = ev.postfix.session_id else {
+            return;
+        };
+        let warned = self
+            .pending
+            .remove(&(host.to_owned(), pid))
+            .filter(|w| w.ip == ip && time - w.time <= 120)
+            .map(|w| w.temporary);
+        if self.connected.len() >= MAX_CLIENTS {
+            // smtpd sessions last minutes (its timeouts), not hours.
+            self.connected.retain(|_, (t, _)| *t > time - 3600);
+        }
+        self.connected.insert(id.0, (time, warned));
+    }
+
+    /// What the log says about this session's client name.
+    fn names(&mut self, s: &SessionSummary) -> Names {
+        let connect = self.connected.remove(&s.id.0);
+        let said = |text: &str| s.rejects.iter().any(|r| r.reason.contains(text));
+        let evidence = if !s.reverse_unknown {
+            NameEvidence::Verified
+        } else {
+            match connect {
+                Some((_, Some(temporary))) => NameEvidence::ForwardFailed(temporary),
+                Some((_, None)) => NameEvidence::NoReverseName,
+                None => NameEvidence::StartNotSeen,
+            }
+        };
+        Names {
+            evidence,
+            said_reverse: said("cannot find your reverse hostname"),
+            said_client: said("cannot find your hostname"),
         }
     }
 
@@ -369,7 +555,20 @@ impl WhatIf {
         } else {
             let start = s.start.map(|t| t.unix_seconds());
             let (conn_rate, auth_rate) = self.rates(&s.client, start, s.auth_attempts);
-            self.judge(s, conn_rate, auth_rate)
+            let names = self.names(s);
+            if let Some(c) = self.report.client_names.as_mut() {
+                match names.evidence {
+                    NameEvidence::Verified => c.verified += 1,
+                    NameEvidence::ForwardFailed(t) => {
+                        c.forward_failed += 1;
+                        c.forward_temporary += u64::from(t);
+                    }
+                    NameEvidence::NoReverseName => c.no_reverse_name += 1,
+                    NameEvidence::StartNotSeen => c.start_not_seen += 1,
+                }
+                c.postfix_said += u64::from(names.said_reverse || names.said_client);
+            }
+            self.judge(s, conn_rate, auth_rate, names)
         };
         self.report.sessions += 1;
         let r = &mut self.report;
@@ -443,7 +642,7 @@ impl WhatIf {
         (conns.len() as u32, auths.iter().map(|a| a.1).sum())
     }
 
-    fn judge(&self, s: &SessionSummary, conn_rate: u32, auth_rate: u32) -> Outcome {
+    fn judge(&self, s: &SessionSummary, conn_rate: u32, auth_rate: u32, names: Names) -> Outcome {
         let ip: Option<IpAddr> = s.client.parse().ok();
         for (i, r) in self.restrictions.iter().enumerate() {
             // None: cannot tell; Some(true): acts; Some(false): does not.
@@ -467,10 +666,21 @@ impl WhatIf {
                     (None, true) => Some(s.mail > 0 || s.rcpt > 0),
                     (None, false) => None,
                 },
-                Restriction::RejectUnknownReverse => Some(s.reverse_unknown),
-                // Postfix logs the forward-check failure ("hostname ... does
-                // not resolve"); a name without it passed, no name fails.
-                Restriction::RejectUnknownClient => Some(s.reverse_unknown),
+                // smtpd_check.c: the reverse restriction fails only clients
+                // without a reverse name; a name that fails the forward check
+                // (smtpd then logs the client as unknown[IP] after its
+                // warning) fails only reject_unknown_client_hostname.
+                // Postfix's own line for a restriction decides it; no reverse
+                // name also means no name.
+                Restriction::RejectUnknownReverse if names.said_reverse => Some(true),
+                Restriction::RejectUnknownReverse => match names.evidence {
+                    NameEvidence::Verified | NameEvidence::ForwardFailed(_) => Some(false),
+                    NameEvidence::NoReverseName => Some(true),
+                    NameEvidence::StartNotSeen => None,
+                },
+                Restriction::RejectUnknownClient => {
+                    Some(names.said_client || names.said_reverse || names.evidence != NameEvidence::Verified)
+                }
                 Restriction::PostscreenGreet => Some(s.pregreet),
                 Restriction::ConnectionRate(n) => Some(conn_rate > *n),
                 Restriction::AuthRate(n) => Some(auth_rate > *n),
@@ -561,6 +771,28 @@ pub fn render_text(r: &WhatIfReport) -> String {
             r.not_judged
         );
     }
+    if let Some(c) = &r.client_names {
+        let temporary = if c.forward_temporary > 0 {
+            format!(
+                ", {} of them a temporary DNS failure that Postfix answers with 450",
+                c.forward_temporary
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            o,
+            "client names: {} session(s) from name[IP] clients (forward-confirmed, both reject_unknown_* let them through); {} unknown[IP] whose reverse name fails the forward check (smtpd's 'hostname NAME does not resolve to address IP' warning{temporary}): only reject_unknown_client_hostname refuses them; {} unknown[IP] without a reverse name: both refuse them",
+            c.verified, c.forward_failed, c.no_reverse_name
+        );
+        if c.start_not_seen + c.postfix_said > 0 {
+            let _ = writeln!(
+                o,
+                "  {} unknown[IP] session(s) began before the log (the warning would precede their connect line); {} judged by Postfix's own 'cannot find your (reverse) hostname' lines",
+                c.start_not_seen, c.postfix_said
+            );
+        }
+    }
     for fp in &r.false_positives {
         let _ = writeln!(o, "  refused but legitimate: {fp}");
     }
@@ -592,6 +824,9 @@ pub fn render_text(r: &WhatIfReport) -> String {
             parts.push("no effect on these sessions".to_owned());
         }
         let _ = writeln!(o, "  {}: {}", c.restriction, parts.join("; "));
+        if let Some(reply) = c.reply.filter(|_| refused + c.not_stopped > 0) {
+            let _ = writeln!(o, "    Postfix answers: {reply}");
+        }
         if let Some(h) = c.evidence_hint.filter(|_| c.not_judged > 0) {
             let _ = writeln!(o, "    to judge them: {h}");
         }
@@ -631,6 +866,98 @@ mod tests {
             ]
         );
         assert!(parse("smtpd_client_connection_rate_limit=x").is_err());
+    }
+
+    /// Replays `lines` as the CLI does: every event to `observe`, then to the tracker.
+    fn replay(spec: &str, lines: &[&str]) -> WhatIfReport {
+        let mut enricher = crate::Enricher::new(crate::Config::default());
+        let mut tracker = crate::report::SessionTracker::new(1000, 0);
+        let mut w = WhatIf::new(parse(spec).unwrap(), WhatIfOptions::default());
+        for l in lines {
+            let ev = enricher.enrich(l.as_bytes());
+            w.observe(&ev);
+            tracker.push(&ev, &mut |s| w.fold(&s));
+        }
+        tracker.finish(&mut |s| w.fold(&s));
+        w.finish()
+    }
+
+    /// Five smtpd sessions that all reach RCPT TO, in smtpd_peer.c's and
+    /// smtpd_check.c's wording: a reverse name that does not resolve back
+    /// (and one that fails temporarily, IPv6), no reverse name, a verified
+    /// name, and a session whose connect line is not in the log.
+    const NAMES: [&str; 17] = [
+        "Nov 26 10:00:00 mail postfix/smtpd[201]: warning: hostname mail.example.org does not resolve to address 192.0.2.10",
+        "Nov 26 10:00:00 mail postfix/smtpd[201]: connect from unknown[192.0.2.10]",
+        "Nov 26 10:00:01 mail postfix/smtpd[201]: 4B2C1A0001: client=unknown[192.0.2.10]",
+        "Nov 26 10:00:02 mail postfix/smtpd[201]: disconnect from unknown[192.0.2.10] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",
+        "Nov 26 10:01:00 mail postfix/smtpd[202]: warning: hostname mx.example.net does not resolve to address 2001:db8::25: Temporary failure in name resolution",
+        "Nov 26 10:01:00 mail postfix/smtpd[202]: connect from unknown[2001:db8::25]",
+        "Nov 26 10:01:01 mail postfix/smtpd[202]: 4B2C1A0002: client=unknown[2001:db8::25]",
+        "Nov 26 10:01:02 mail postfix/smtpd[202]: disconnect from unknown[2001:db8::25] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",
+        "Nov 26 10:02:00 mail postfix/smtpd[203]: connect from unknown[198.51.100.7]",
+        "Nov 26 10:02:01 mail postfix/smtpd[203]: NOQUEUE: reject: RCPT from unknown[198.51.100.7]: 554 5.7.1 <v@example.com>: Relay access denied; from=<a@example.net> to=<v@example.com> proto=ESMTP helo=<x.example.net>",
+        "Nov 26 10:02:02 mail postfix/smtpd[203]: disconnect from unknown[198.51.100.7] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4",
+        "Nov 26 10:03:00 mail postfix/smtpd[204]: connect from mail.example.com[203.0.113.5]",
+        "Nov 26 10:03:01 mail postfix/smtpd[204]: 4B2C1A0004: client=mail.example.com[203.0.113.5]",
+        "Nov 26 10:03:02 mail postfix/smtpd[204]: disconnect from mail.example.com[203.0.113.5] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",
+        // Its start is before the log: no connect line, so no warning either.
+        "Nov 26 10:04:01 mail postfix/smtpd[205]: NOQUEUE: reject: RCPT from unknown[198.51.100.9]: 554 5.7.1 <v@example.com>: Relay access denied; from=<a@example.net> to=<v@example.com> proto=ESMTP helo=<y.example.net>",
+        "Nov 26 10:04:02 mail postfix/smtpd[205]: disconnect from unknown[198.51.100.9] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4",
+        // A warning for another process does not make pid 203's client forward-failed.
+        "Nov 26 10:05:00 mail postfix/smtpd[299]: warning: hostname z.example does not resolve to address 198.51.100.7",
+    ];
+
+    #[test]
+    fn unknown_client_and_unknown_reverse_differ_by_the_forward_check() {
+        let r = replay("reject_unknown_client_hostname", &NAMES);
+        let c = r.client_names.clone().unwrap();
+        assert_eq!(
+            (
+                c.verified,
+                c.forward_failed,
+                c.forward_temporary,
+                c.no_reverse_name,
+                c.start_not_seen
+            ),
+            (1, 2, 1, 1, 1),
+            "{c:?}"
+        );
+        // Every unknown[IP] client fails the forward-confirmed name check.
+        assert_eq!((r.sessions, r.refused, r.not_judged), (5, 4, 0), "{r:?}");
+        assert_eq!(
+            r.by_restriction[0].reply,
+            Some("450 4.7.25 Client host rejected: cannot find your hostname, [IP]")
+        );
+        let r = replay("reject_unknown_reverse_client_hostname", &NAMES);
+        // Only the client without a reverse name; the one whose connect
+        // is missing cannot be told apart.
+        assert_eq!((r.refused, r.not_judged), (1, 1), "{r:?}");
+        assert!(r.by_restriction[0]
+            .evidence_hint
+            .unwrap()
+            .contains("does not resolve to address"));
+        let text = render_text(&r);
+        assert!(
+            text.contains("2 unknown[IP] whose reverse name fails the forward check"),
+            "{text}"
+        );
+        assert!(text.contains("1 of them a temporary DNS failure"), "{text}");
+        assert!(replay("reject_non_fqdn_helo_hostname", &NAMES).client_names.is_none());
+    }
+
+    #[test]
+    fn postfix_own_lines_decide_their_restriction() {
+        // The log begins after the connect line, so only Postfix's own dry
+        // run (warn_if_reject) tells that the client has no reverse name.
+        let lines = [
+            "Nov 26 10:00:01 mail postfix/smtpd[301]: NOQUEUE: reject_warning: RCPT from unknown[192.0.2.66]: 450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.66]; from=<a@example.org> to=<b@example.com> proto=ESMTP helo=<mail.example.org>",
+            "Nov 26 10:00:02 mail postfix/smtpd[301]: disconnect from unknown[192.0.2.66] ehlo=1 mail=1 rcpt=1 quit=1 commands=4",
+        ];
+        let r = replay("reject_unknown_reverse_client_hostname", &lines);
+        assert_eq!((r.refused, r.not_judged, r.reject_warnings), (1, 0, 1), "{r:?}");
+        let c = r.client_names.unwrap();
+        assert_eq!((c.start_not_seen, c.postfix_said), (1, 1));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod admin;
 mod chat;
 pub mod fields;
 mod limits;
+mod notes;
 mod postscreen;
 mod queue;
 pub mod smtp_client;
@@ -386,6 +387,52 @@ pub enum Message<'a> {
         retained: u32,
         /// Entries expired and removed.
         dropped: u32,
+    },
+    /// smtpd `<qid|NOQUEUE>: reply filter in|out: <reply>`: smtpd_reject_filter_maps
+    /// replaced a 4xx/5xx reply; `in` is the reply smtpd built, `out` the one it sent.
+    ReplyFilter {
+        /// Queue id of the open transaction, `None` for `NOQUEUE`.
+        queue_id: Option<&'a str>,
+        /// `in` or `out`.
+        side: &'static str,
+        /// The reply.
+        reply: Reply<'a>,
+    },
+    /// smtp/lmtp `<qid>: breaking line > N bytes with <CR><LF>SPACE`: a line
+    /// of the message was longer than smtp_line_length_limit and was folded.
+    LongLine {
+        /// Queue id.
+        queue_id: &'a str,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// `<qid>: passing <rcpt> to transport=<name>` (global/deliver_pass.c): a
+    /// delivery agent hands a recipient to another transport.
+    Handoff {
+        /// Queue id.
+        queue_id: &'a str,
+        /// The recipient.
+        recipient: &'a str,
+        /// The master.cf transport it is passed to.
+        transport: &'a str,
+    },
+    /// `<qid>: status=deferred (<notice> failed)` (global/bounce.c, abounce.c):
+    /// the bounce service could not make a notice, so the whole message stays queued.
+    NoticeFailed {
+        /// Queue id.
+        queue_id: &'a str,
+        /// `bounce`, `delay warning`, `verp-bounce`, `trace`.
+        notice: &'a str,
+        /// The status text, `<notice> failed`.
+        text: &'a str,
+    },
+    /// bounce `<qid>: not sending trace/success notification for
+    /// double-bounce|single-bounce message`: a notice bounce decided not to send.
+    NoticeSkipped {
+        /// Queue id.
+        queue_id: &'a str,
+        /// The text after the queue id.
+        text: &'a str,
     },
     /// master, postfix-script, postlog, postsuper lifecycle and other daemon lines.
     Service(&'a str),

@@ -74,6 +74,9 @@ pub(super) fn parse<'a>(daemon: &str, severity: Severity, body: &'a str) -> Mess
             return m;
         }
     }
+    if let Some(m) = super::notes::queue_note(daemon, qid, rest) {
+        return m;
+    }
     Message::QueueNote(qid, rest)
 }
 

@@ -280,9 +280,11 @@ pub(super) fn parse_line(body: &str) -> Option<Message<'_>> {
         None => (None, body),
     };
     if let Some(qid) = queue_id {
-        if let Some(m) = pix(qid, text) {
+        if let Some(m) = pix(qid, text).or_else(|| super::notes::smtp_queue_note(qid, text)) {
             return Some(m);
         }
+    } else if let Some(m) = super::notes::smtp_server_note(text) {
+        return Some(m);
     }
     let remote = parse(text)?;
     Some(Message::RemoteFailure { queue_id, remote })

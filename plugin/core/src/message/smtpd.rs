@@ -66,6 +66,9 @@ pub(super) fn parse<'a>(severity: Severity, body: &'a str, redaction: &mut Optio
         if let Some(m) = policy_line(qid, rest) {
             return m;
         }
+        if let Some(m) = super::notes::reply_filter(qid, rest) {
+            return m;
+        }
     }
     Message::Unparsed
 }
@@ -254,7 +257,9 @@ fn parse_warning(body: &str) -> Message<'_> {
     }
     if let Some(rest) = body.strip_prefix("hostname ") {
         if let Some((name, rest)) = rest.split_once(" does not resolve to address ") {
-            let addr = rest.split([':', ' ']).next().unwrap_or(rest);
+            // smtpd_peer.c: "... address %s" or "... address %s: %s" (the
+            // resolver's error); an IPv6 address has colons of its own.
+            let addr = rest.split(": ").next().unwrap_or(rest);
             return Message::HostnameMismatch(name, addr);
         }
     }

@@ -147,6 +147,14 @@ pub(super) fn parse(severity: Severity, body: &str) -> Option<Message<'_>> {
                 }
             }
         }
+        // tls_prng_egd.c: the entropy daemon that tls_random_source names (a
+        // socket path, not a peer) failed to seed the PRNG.
+        if body.contains("EGD server ") && (body.starts_with("cannot ") || body.starts_with("EGD server ")) {
+            return Some(Message::Tls(TlsInfo {
+                detail: Some(body),
+                ..info("prng")
+            }));
+        }
         // Session cache and SNI chatter that names the peer: TLS facts about it.
         for (prefix, action) in [
             ("reloaded session ", "cache"),
