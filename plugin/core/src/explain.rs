@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::event::{Event, EventKind, Probe, SessionId};
+use crate::timestamp::Timestamp;
 
 /// Steps kept per session; longer sessions keep their first steps and a count.
 const MAX_STEPS: usize = 200;
@@ -18,14 +19,28 @@ const MAX_STEPS: usize = 200;
 #[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct Step {
     /// Time (RFC 3339), when known.
+    // Kept as a Timestamp and written only when rendered: formatting it for
+    // every event of every session cost the report builder more than the
+    // rest of a step.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub time: Option<Timestamp>,
     /// Event kind (`smtp_command`, `reject`, ...).
     pub kind: &'static str,
     /// `<` client→server, `>` server→client, or empty.
     pub arrow: &'static str,
     /// What happened, short.
     pub text: String,
+}
+
+impl Step {
+    /// `HH:MM:SS` of the step's time, or blanks of that width.
+    pub fn clock(&self) -> String {
+        self.time.map_or_else(
+            || " ".repeat(8),
+            |t| format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second),
+        )
+    }
 }
 
 /// One session of a client.
@@ -223,7 +238,7 @@ pub(crate) fn stats_text(s: &crate::event::Stats, with_total: bool) -> String {
 }
 
 fn step(ev: &Event<'_>) -> Option<Step> {
-    let time = ev.timestamp.map(|t| t.to_string());
+    let time = ev.timestamp;
     let smtp = ev.smtp.as_ref();
     let (arrow, text) = match ev.postfix.event {
         EventKind::SmtpCommand | EventKind::SaslResponse => {
@@ -369,7 +384,7 @@ pub fn render_text(reports: &[ClientReport]) -> String {
                 s.start.as_deref().unwrap_or("")
             );
             for st in &s.steps {
-                let time = st.time.as_deref().and_then(|t| t.get(11..19)).unwrap_or("        ");
+                let time = st.clock();
                 let arrow = if st.arrow.is_empty() { " " } else { st.arrow };
                 let _ = writeln!(out, "    {time} {arrow} {}", st.text);
             }
