@@ -436,6 +436,9 @@ struct PatternAgg {
 
 #[derive(Clone)]
 struct VerdictAgg {
+    /// The verdict's class, beside it: looked up for every session, and
+    /// reaching into the shared verdict for it was a cache miss each time.
+    class: VerdictClass,
     count: u64,
     verdict: Arc<Probe>,
 }
@@ -463,7 +466,9 @@ pub struct ReportBuilder {
     limits: ReportLimits,
     filter: ReportFilter,
     tracker: SessionTracker,
-    clients: HashMap<String, ClientAgg>,
+    /// Boxed: the table then holds a pointer per client, not a few hundred
+    /// bytes, so its spare capacity and its growth cost little.
+    clients: HashMap<String, Box<ClientAgg>>,
     clients_not_kept: HashSet<u64>,
     sessions_not_kept: u64,
     /// The distinct patterns, shared by the clients that show them.
@@ -548,7 +553,7 @@ impl ReportBuilder {
                 return;
             }
             // The key is copied once per client, not once per session.
-            self.clients.insert(s.client.clone(), ClientAgg::default());
+            self.clients.insert(s.client.clone(), Box::default());
         }
         let Some(c) = self.clients.get_mut(&s.client) else {
             return;
@@ -593,9 +598,10 @@ impl ReportBuilder {
         c.got.auth_successes += s.auth_successes as u64;
         let verdict = s.verdict.take().map(Arc::new);
         if let Some(v) = &verdict {
-            match c.verdicts.iter_mut().find(|x| x.verdict.class == v.class) {
+            match c.verdicts.iter_mut().find(|x| x.class == v.class) {
                 Some(x) => x.count += 1,
                 None => c.verdicts.push(VerdictAgg {
+                    class: v.class,
                     count: 1,
                     verdict: Arc::clone(v),
                 }),
@@ -629,10 +635,11 @@ impl ReportBuilder {
     }
 
     /// Brings the examples kept down to half the budget, keeping those of
-    /// the most frequent patterns: every pattern seen at most as often as
-    /// the first one beyond that half loses its example, and from then on
-    /// takes a new one only once it is seen more often (so the budget is
-    /// not spent again on patterns that will be dropped again).
+    /// the most frequent patterns (among equally frequent ones, those met
+    /// first in the table). A pattern seen at most as often as the most
+    /// frequent one that lost its example takes a new one only once it is
+    /// seen more often, so the budget is not spent again on patterns that
+    /// would be dropped again.
     fn drop_examples(&mut self) {
         let mut counts: Vec<u64> = self
             .clients
@@ -640,16 +647,21 @@ impl ReportBuilder {
             .flat_map(|c| c.patterns.iter().filter(|p| p.example.is_some()).map(|p| p.count))
             .collect();
         let keep = self.limits.max_examples / 2;
-        let floor = if counts.len() > keep {
-            *counts.select_nth_unstable_by(keep, |a, b| b.cmp(a)).1
-        } else {
-            0
-        };
+        if counts.len() <= keep {
+            return;
+        }
+        let floor = *counts.select_nth_unstable_by(keep, |a, b| b.cmp(a)).1;
+        // Patterns as frequent as the floor share what the more frequent leave.
+        let mut ties = keep - counts.iter().filter(|&&n| n > floor).count();
         self.example_floor = self.example_floor.max(floor);
         for c in self.clients.values_mut() {
-            for p in &mut c.patterns {
-                if p.count <= self.example_floor && p.example.take().is_some() {
+            for p in c.patterns.iter_mut().filter(|p| p.example.is_some()) {
+                let kept = p.count > floor || (p.count == floor && ties > 0);
+                if !kept {
+                    p.example = None;
                     self.examples -= 1;
+                } else if p.count == floor {
+                    ties -= 1;
                 }
             }
         }
@@ -662,7 +674,7 @@ impl ReportBuilder {
         self.close_open();
         let clients = std::mem::take(&mut self.clients)
             .into_iter()
-            .map(|(a, c)| client_report(a, c))
+            .map(|(a, c)| client_report(a, *c))
             .collect();
         self.assemble(clients)
     }
@@ -676,7 +688,7 @@ impl ReportBuilder {
         let clients = self
             .clients
             .iter()
-            .map(|(a, c)| client_report(a.clone(), c.clone()))
+            .map(|(a, c)| client_report(a.clone(), (**c).clone()))
             .collect();
         self.assemble(clients)
     }
