@@ -224,17 +224,23 @@ pub(crate) fn append_step(steps: &mut Vec<Step>, omitted: &mut usize, cap: usize
 /// `ehlo=1 rcpt=0/1 quit=1` as Postfix writes it; without the `commands=`
 /// total when `with_total` is false and other verbs are there.
 pub(crate) fn stats_text(s: &crate::event::Stats, with_total: bool) -> String {
-    s.0.iter()
-        .filter(|(v, _, _)| with_total || *v != "commands" || s.0.len() == 1)
-        .map(|&(v, ok, total)| {
-            if ok == total {
-                format!("{v}={total}")
-            } else {
-                format!("{v}={ok}/{total}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    // One string written in place: the report's tracker calls this for
+    // every session that ends, and a string per verb then joined showed.
+    let mut out = String::with_capacity(16 * s.0.len());
+    for &(v, ok, total) in
+        s.0.iter()
+            .filter(|(v, _, _)| with_total || *v != "commands" || s.0.len() == 1)
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let _ = if ok == total {
+            write!(out, "{v}={total}")
+        } else {
+            write!(out, "{v}={ok}/{total}")
+        };
+    }
+    out
 }
 
 fn step(ev: &Event<'_>) -> Option<Step> {
