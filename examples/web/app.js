@@ -182,7 +182,9 @@ function renderDetail(c) {
     const box = el('details', 'pattern');
     box.open = p === c.patterns[0];
     box.append(el('summary', 'mono', `${p.count} × ${p.pattern}`));
-    box.append(renderSession(p.example));
+    // The report keeps examples within a budget, for the most frequent patterns.
+    box.append(p.example ? renderSession(p.example)
+      : el('p', 'pending', 'no example kept: too many patterns in the input; examples go to the most frequent'));
     pats.append(box);
   }
   if (c.other_pattern_sessions) pats.append(el('p', 'pending', `and ${c.other_pattern_sessions} session(s) of other patterns`));

@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::event::{Event, EventKind, Probe, SessionId};
+use crate::timestamp::Timestamp;
 
 /// Steps kept per session; longer sessions keep their first steps and a count.
 const MAX_STEPS: usize = 200;
@@ -18,14 +19,28 @@ const MAX_STEPS: usize = 200;
 #[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct Step {
     /// Time (RFC 3339), when known.
+    // Kept as a Timestamp and written only when rendered: formatting it for
+    // every event of every session cost the report builder more than the
+    // rest of a step.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub time: Option<Timestamp>,
     /// Event kind (`smtp_command`, `reject`, ...).
     pub kind: &'static str,
     /// `<` client→server, `>` server→client, or empty.
     pub arrow: &'static str,
     /// What happened, short.
     pub text: String,
+}
+
+impl Step {
+    /// `HH:MM:SS` of the step's time, or blanks of that width.
+    pub fn clock(&self) -> String {
+        self.time.map_or_else(
+            || " ".repeat(8),
+            |t| format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second),
+        )
+    }
 }
 
 /// One session of a client.
@@ -209,21 +224,27 @@ pub(crate) fn append_step(steps: &mut Vec<Step>, omitted: &mut usize, cap: usize
 /// `ehlo=1 rcpt=0/1 quit=1` as Postfix writes it; without the `commands=`
 /// total when `with_total` is false and other verbs are there.
 pub(crate) fn stats_text(s: &crate::event::Stats, with_total: bool) -> String {
-    s.0.iter()
-        .filter(|(v, _, _)| with_total || *v != "commands" || s.0.len() == 1)
-        .map(|&(v, ok, total)| {
-            if ok == total {
-                format!("{v}={total}")
-            } else {
-                format!("{v}={ok}/{total}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    // One string written in place: the report's tracker calls this for
+    // every session that ends, and a string per verb then joined showed.
+    let mut out = String::with_capacity(16 * s.0.len());
+    for &(v, ok, total) in
+        s.0.iter()
+            .filter(|(v, _, _)| with_total || *v != "commands" || s.0.len() == 1)
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let _ = if ok == total {
+            write!(out, "{v}={total}")
+        } else {
+            write!(out, "{v}={ok}/{total}")
+        };
+    }
+    out
 }
 
 fn step(ev: &Event<'_>) -> Option<Step> {
-    let time = ev.timestamp.map(|t| t.to_string());
+    let time = ev.timestamp;
     let smtp = ev.smtp.as_ref();
     let (arrow, text) = match ev.postfix.event {
         EventKind::SmtpCommand | EventKind::SaslResponse => {
@@ -369,7 +390,7 @@ pub fn render_text(reports: &[ClientReport]) -> String {
                 s.start.as_deref().unwrap_or("")
             );
             for st in &s.steps {
-                let time = st.time.as_deref().and_then(|t| t.get(11..19)).unwrap_or("        ");
+                let time = st.clock();
                 let arrow = if st.arrow.is_empty() { " " } else { st.arrow };
                 let _ = writeln!(out, "    {time} {arrow} {}", st.text);
             }

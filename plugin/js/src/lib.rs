@@ -231,7 +231,7 @@ impl Enricher {
     /// `explain()` as JSON text.
     #[wasm_bindgen(js_name = explainJson)]
     pub fn explain_json(&mut self) -> String {
-        serde_json_string(&self.report.finish())
+        serde_json_string(&self.report.report_so_far())
     }
 
     /// Per client address, every session (timeline, verdict, reasons), as

@@ -197,8 +197,8 @@ export interface ClientReport {
   };
   got: { messages_accepted: number; auth_successes: number };
   helo_names: string[];
-  /** Sessions grouped by shape, most frequent first, one example each. */
-  patterns: { count: number; pattern: string; example: SessionReport }[];
+  /** Sessions grouped by shape, most frequent first, one example each (absent when the report's example budget went to more frequent patterns). */
+  patterns: { count: number; pattern: string; example?: SessionReport }[];
   other_pattern_sessions: number;
   verdicts: { count: number; verdict: Probe }[];
   conclusion: string;

@@ -4,22 +4,26 @@
 //! what got through) and [`ReportBuilder::finish`] turns them into a
 //! [`Report`], which the CLI renders as text ([`text`]), as JSON (its schema
 //! is [`json_schema`]), and the JS module hands to the page. Aggregates are
-//! bounded (patterns and examples per client, clients in all, open
+//! bounded (patterns per client, examples in all, clients in all, open
 //! sessions), so a month of logs fits in memory; what is not kept is counted.
+//! Patterns are shared between clients and verdicts between a client's
+//! classes and its examples, so a client that does what thousands of others
+//! do costs its counts, not copies of the same text.
 
 pub mod cadence;
 pub mod session;
 pub mod text;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::event::{Event, Probe, VerdictClass};
-use crate::explain::SessionReport;
+use crate::event::{Event, Probe, SessionId, VerdictClass};
+use crate::explain::{SessionReport, Step};
 use crate::timestamp::Timestamp;
 use cadence::Intervals;
 pub use cadence::Rhythm;
@@ -37,6 +41,11 @@ pub struct ReportLimits {
     pub max_patterns: usize,
     /// Steps kept in a pattern's example timeline.
     pub example_steps: usize,
+    /// Example timelines kept in the whole report. Beyond it the examples
+    /// of the least frequent patterns are dropped, and a pattern without an
+    /// example takes the next session of its shape once it is more frequent
+    /// than any pattern whose example was dropped.
+    pub max_examples: usize,
     /// Sessions read at the same time (the oldest is closed, unfinished, beyond it).
     pub max_open_sessions: usize,
     /// User names and relay targets kept per client.
@@ -49,6 +58,7 @@ impl Default for ReportLimits {
             max_clients: 250_000,
             max_patterns: 8,
             example_steps: 24,
+            max_examples: 20_000,
             max_open_sessions: 50_000,
             max_names: 16,
         }
@@ -363,8 +373,11 @@ pub struct PatternReport {
     pub count: u64,
     /// The shape: commands and reply codes in order, and how the session ended.
     pub pattern: String,
-    /// The first session of this shape.
-    pub example: SessionReport,
+    /// A session of this shape (the first one, unless the report's example
+    /// budget went to more frequent patterns for a while); absent when it
+    /// still goes to them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<SessionReport>,
 }
 
 /// One verdict class of a client, with the first session's verdict as example.
@@ -376,20 +389,68 @@ pub struct VerdictSummary {
     pub verdict: Probe,
 }
 
-struct PatternAgg {
-    pattern: Pattern,
-    count: u64,
-    example: SessionReport,
+/// Distinct patterns shared between clients (an `Arc` each) up to this
+/// many; hostile input with endless distinct shapes gets unshared copies,
+/// still bounded by the per-client cap.
+const MAX_SHARED_PATTERNS: usize = 100_000;
+
+/// An example session as kept while reading: its steps keep their
+/// timestamps and its verdict is shared with the client's verdict of that
+/// class; [`SessionReport`] is made of it only in the finished report.
+#[derive(Clone)]
+struct Example {
+    id: SessionId,
+    daemon: Option<String>,
+    pid: Option<u32>,
+    start: Option<Timestamp>,
+    steps: Vec<Step>,
+    steps_omitted: usize,
+    verdict: Option<Arc<Probe>>,
 }
 
-#[derive(Default)]
+impl Example {
+    fn report(self) -> SessionReport {
+        SessionReport {
+            session_id: self.id.to_string(),
+            daemon: self.daemon,
+            pid: self.pid,
+            start: self.start.map(|t| t.to_string()),
+            steps: self.steps,
+            steps_omitted: self.steps_omitted,
+            verdict: self.verdict.map(unshare),
+            queue_ids: Vec::new(),
+        }
+    }
+}
+
+fn unshare(p: Arc<Probe>) -> Probe {
+    Arc::try_unwrap(p).unwrap_or_else(|p| (*p).clone())
+}
+
+#[derive(Clone)]
+struct PatternAgg {
+    pattern: Arc<Pattern>,
+    count: u64,
+    example: Option<Example>,
+}
+
+#[derive(Clone)]
+struct VerdictAgg {
+    /// The verdict's class, beside it: looked up for every session, and
+    /// reaching into the shared verdict for it was a cache miss each time.
+    class: VerdictClass,
+    count: u64,
+    verdict: Arc<Probe>,
+}
+
+#[derive(Default, Clone)]
 struct ClientAgg {
     names: Vec<String>,
     blocklists: Vec<String>,
     sessions: u64,
     suspicious: u64,
     unfinished: u64,
-    verdicts: Vec<VerdictSummary>,
+    verdicts: Vec<VerdictAgg>,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
     intervals: Intervals,
@@ -405,9 +466,18 @@ pub struct ReportBuilder {
     limits: ReportLimits,
     filter: ReportFilter,
     tracker: SessionTracker,
-    clients: HashMap<String, ClientAgg>,
-    clients_not_kept: std::collections::HashSet<u64>,
+    /// Boxed: the table then holds a pointer per client, not a few hundred
+    /// bytes, so its spare capacity and its growth cost little.
+    clients: HashMap<String, Box<ClientAgg>>,
+    clients_not_kept: HashSet<u64>,
     sessions_not_kept: u64,
+    /// The distinct patterns, shared by the clients that show them.
+    shared_patterns: HashSet<Arc<Pattern>>,
+    /// Examples kept in all.
+    examples: usize,
+    /// Patterns seen at most this often take no example (the budget went to
+    /// more frequent ones).
+    example_floor: u64,
     lines: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
@@ -424,8 +494,11 @@ impl ReportBuilder {
             limits,
             filter,
             clients: HashMap::new(),
-            clients_not_kept: std::collections::HashSet::new(),
+            clients_not_kept: HashSet::new(),
             sessions_not_kept: 0,
+            shared_patterns: HashSet::new(),
+            examples: 0,
+            example_floor: 0,
             lines: 0,
             first: None,
             last: None,
@@ -460,7 +533,7 @@ impl ReportBuilder {
 
     /// Folds one finished session (from this builder's tracker, or from a
     /// caller that tracks sessions itself).
-    pub fn fold(&mut self, s: SessionSummary) {
+    pub fn fold(&mut self, mut s: SessionSummary) {
         if !self.filter.admits(&s) {
             return;
         }
@@ -469,16 +542,22 @@ impl ReportBuilder {
         self.suspicious += suspicious as u64;
         self.unfinished += s.verdict.is_none() as u64;
         let limits = self.limits;
-        if !self.clients.contains_key(&s.client) && self.clients.len() >= limits.max_clients {
-            self.sessions_not_kept += 1;
-            // Distinct uncounted clients are tracked by hash, up to a bound of their own.
-            if self.clients_not_kept.len() < 4 * limits.max_clients {
-                self.clients_not_kept
-                    .insert(xxhash_rust::xxh3::xxh3_64(s.client.as_bytes()));
+        if !self.clients.contains_key(&s.client) {
+            if self.clients.len() >= limits.max_clients {
+                self.sessions_not_kept += 1;
+                // Distinct uncounted clients are tracked by hash, up to a bound of their own.
+                if self.clients_not_kept.len() < 4 * limits.max_clients {
+                    self.clients_not_kept
+                        .insert(xxhash_rust::xxh3::xxh3_64(s.client.as_bytes()));
+                }
+                return;
             }
-            return;
+            // The key is copied once per client, not once per session.
+            self.clients.insert(s.client.clone(), Box::default());
         }
-        let c = self.clients.entry(s.client.clone()).or_default();
+        let Some(c) = self.clients.get_mut(&s.client) else {
+            return;
+        };
         c.sessions += 1;
         c.suspicious += suspicious as u64;
         c.unfinished += s.verdict.is_none() as u64;
@@ -517,38 +596,113 @@ impl ReportBuilder {
         }
         c.got.messages_accepted += s.queued as u64;
         c.got.auth_successes += s.auth_successes as u64;
-        if let Some(v) = &s.verdict {
-            match c.verdicts.iter_mut().find(|x| x.verdict.class == v.class) {
+        let verdict = s.verdict.take().map(Arc::new);
+        if let Some(v) = &verdict {
+            match c.verdicts.iter_mut().find(|x| x.class == v.class) {
                 Some(x) => x.count += 1,
-                None => c.verdicts.push(VerdictSummary {
+                None => c.verdicts.push(VerdictAgg {
+                    class: v.class,
                     count: 1,
-                    verdict: v.clone(),
+                    verdict: Arc::clone(v),
                 }),
             }
         }
         let room = c.patterns.len() < limits.max_patterns;
-        match c.patterns.iter_mut().find(|p| p.pattern == s.pattern) {
-            Some(p) => p.count += 1,
+        let takes_example = |count: u64| limits.max_examples > 0 && count > self.example_floor;
+        match c.patterns.iter_mut().find(|p| *p.pattern == s.pattern) {
+            Some(p) => {
+                p.count += 1;
+                if p.example.is_none() && takes_example(p.count) {
+                    p.example = Some(example_of(&mut s, verdict));
+                    self.examples += 1;
+                }
+            }
             None if room => {
-                let example = example_of(&s);
+                let example = takes_example(1).then(|| example_of(&mut s, verdict));
+                self.examples += example.is_some() as usize;
+                let pattern = share(&mut self.shared_patterns, std::mem::take(&mut s.pattern));
                 c.patterns.push(PatternAgg {
-                    pattern: s.pattern,
+                    pattern,
                     count: 1,
                     example,
                 });
             }
             None => c.other_patterns += 1,
         }
+        if self.examples > limits.max_examples {
+            self.drop_examples();
+        }
     }
 
-    /// Closes the sessions still open and returns the report.
-    pub fn finish(&mut self) -> Report {
+    /// Brings the examples kept down to half the budget, keeping those of
+    /// the most frequent patterns (among equally frequent ones, those met
+    /// first in the table). A pattern seen at most as often as the most
+    /// frequent one that lost its example takes a new one only once it is
+    /// seen more often, so the budget is not spent again on patterns that
+    /// would be dropped again.
+    fn drop_examples(&mut self) {
+        let mut counts: Vec<u64> = self
+            .clients
+            .values()
+            .flat_map(|c| c.patterns.iter().filter(|p| p.example.is_some()).map(|p| p.count))
+            .collect();
+        let keep = self.limits.max_examples / 2;
+        if counts.len() <= keep {
+            return;
+        }
+        let floor = *counts.select_nth_unstable_by(keep, |a, b| b.cmp(a)).1;
+        // Patterns as frequent as the floor share what the more frequent leave.
+        let mut ties = keep - counts.iter().filter(|&&n| n > floor).count();
+        self.example_floor = self.example_floor.max(floor);
+        for c in self.clients.values_mut() {
+            for p in c.patterns.iter_mut().filter(|p| p.example.is_some()) {
+                let kept = p.count > floor || (p.count == floor && ties > 0);
+                if !kept {
+                    p.example = None;
+                    self.examples -= 1;
+                } else if p.count == floor {
+                    ties -= 1;
+                }
+            }
+        }
+    }
+
+    /// Closes the sessions still open and returns the report. The
+    /// aggregates are consumed, not copied, so the report is the only copy
+    /// at the end (copying them doubled the peak memory of a large input).
+    pub fn finish(mut self) -> Report {
+        self.close_open();
+        let clients = std::mem::take(&mut self.clients)
+            .into_iter()
+            .map(|(a, c)| client_report(a, *c))
+            .collect();
+        self.assemble(clients)
+    }
+
+    /// The report of the lines read so far, for a caller that reads more
+    /// afterwards (the JS module's `explain()` may be called again): closes
+    /// the sessions still open (they count as unfinished; lines pushed
+    /// afterwards start new ones) and copies the aggregates.
+    pub fn report_so_far(&mut self) -> Report {
+        self.close_open();
+        let clients = self
+            .clients
+            .iter()
+            .map(|(a, c)| client_report(a.clone(), (**c).clone()))
+            .collect();
+        self.assemble(clients)
+    }
+
+    fn close_open(&mut self) {
         let mut rest = Vec::new();
         self.tracker.finish(&mut |s| rest.push(s));
         for s in rest {
             self.fold(s);
         }
-        let mut clients: Vec<ClientReport> = self.clients.iter().map(|(a, c)| client_report(a, c)).collect();
+    }
+
+    /// The report around its clients (as many as were kept).
+    fn assemble(&self, mut clients: Vec<ClientReport>) -> Report {
         clients.sort_by(|a, b| {
             b.suspicious
                 .cmp(&a.suspicious)
@@ -570,7 +724,7 @@ impl ReportBuilder {
             sessions: self.sessions,
             suspicious_sessions: self.suspicious,
             unfinished_sessions: self.unfinished,
-            client_count: (self.clients.len() + self.clients_not_kept.len()) as u64,
+            client_count: (clients.len() + self.clients_not_kept.len()) as u64,
             clients_not_kept: self.clients_not_kept.len() as u64,
             sessions_not_kept: self.sessions_not_kept,
             overview: Overview::of(&clients),
@@ -585,17 +739,29 @@ fn push_capped(list: &mut Vec<String>, item: &str, cap: usize) {
     }
 }
 
-fn example_of(s: &SessionSummary) -> SessionReport {
-    SessionReport {
-        session_id: s.id.to_string(),
-        daemon: s.daemon.clone(),
+/// The session as its pattern's example (its steps and name moved, not copied).
+fn example_of(s: &mut SessionSummary, verdict: Option<Arc<Probe>>) -> Example {
+    Example {
+        id: s.id,
+        daemon: s.daemon.take(),
         pid: s.pid,
-        start: s.start.map(|t| t.to_string()),
-        steps: s.steps.clone(),
+        start: s.start,
+        steps: std::mem::take(&mut s.steps),
         steps_omitted: s.steps_omitted,
-        verdict: s.verdict.clone(),
-        queue_ids: Vec::new(),
+        verdict,
     }
+}
+
+/// The shared copy of a pattern, while there are not too many distinct ones.
+fn share(shared: &mut HashSet<Arc<Pattern>>, pattern: Pattern) -> Arc<Pattern> {
+    if let Some(p) = shared.get(&pattern) {
+        return Arc::clone(p);
+    }
+    let p = Arc::new(pattern);
+    if shared.len() < MAX_SHARED_PATTERNS {
+        shared.insert(Arc::clone(&p));
+    }
+    p
 }
 
 /// How bad a suspicious class is, for ranking clients: taking passwords or
@@ -623,8 +789,25 @@ fn rank(c: &ClientReport) -> u64 {
     u64::from(c.severity) * u64::from(1 + (c.sessions.max(1)).ilog2())
 }
 
-fn client_report(address: &str, c: &ClientAgg) -> ClientReport {
-    let mut verdicts = c.verdicts.clone();
+fn client_report(address: String, c: ClientAgg) -> ClientReport {
+    let mut patterns: Vec<PatternReport> = c
+        .patterns
+        .into_iter()
+        .map(|p| PatternReport {
+            count: p.count,
+            pattern: p.pattern.render(),
+            example: p.example.map(Example::report),
+        })
+        .collect();
+    patterns.sort_by_key(|p| std::cmp::Reverse(p.count));
+    let mut verdicts: Vec<VerdictSummary> = c
+        .verdicts
+        .into_iter()
+        .map(|v| VerdictSummary {
+            count: v.count,
+            verdict: unshare(v.verdict),
+        })
+        .collect();
     verdicts.sort_by(|a, b| b.count.cmp(&a.count).then(a.verdict.class.cmp(&b.verdict.class)));
     let severity = verdicts
         .iter()
@@ -632,20 +815,10 @@ fn client_report(address: &str, c: &ClientAgg) -> ClientReport {
         .map(|v| severity(v.verdict.class))
         .max()
         .unwrap_or(0);
-    let mut patterns: Vec<PatternReport> = c
-        .patterns
-        .iter()
-        .map(|p| PatternReport {
-            count: p.count,
-            pattern: p.pattern.render(),
-            example: p.example.clone(),
-        })
-        .collect();
-    patterns.sort_by_key(|p| std::cmp::Reverse(p.count));
     let mut report = ClientReport {
-        address: address.to_owned(),
-        names: c.names.clone(),
-        blocklists: c.blocklists.clone(),
+        address,
+        names: c.names,
+        blocklists: c.blocklists,
         sessions: c.sessions,
         suspicious_sessions: c.suspicious,
         unfinished_sessions: c.unfinished,
@@ -661,9 +834,9 @@ fn client_report(address: &str, c: &ClientAgg) -> ClientReport {
         first_seen: c.first.map(|t| t.to_string()),
         last_seen: c.last.map(|t| t.to_string()),
         cadence: c.intervals.cadence(),
-        tried: c.tried.clone(),
-        got: c.got.clone(),
-        helo_names: c.helo_names.clone(),
+        tried: c.tried,
+        got: c.got,
+        helo_names: c.helo_names,
         patterns,
         other_pattern_sessions: c.other_patterns,
         verdicts,
@@ -754,4 +927,127 @@ pub fn json_schema() -> serde_json::Value {
         }
     }
     schema
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Enricher};
+
+    /// Feeds sessions as Postfix 3.x logs them without a trace: `connect
+    /// from` and `disconnect from ... commands=`, whose statistics make
+    /// the session's pattern.
+    struct Feed {
+        enricher: Enricher,
+        builder: ReportBuilder,
+        n: i64,
+    }
+
+    impl Feed {
+        fn new(limits: ReportLimits) -> Self {
+            Feed {
+                enricher: Enricher::new(Config::default()),
+                builder: ReportBuilder::new(limits, ReportFilter::default()),
+                n: 0,
+            }
+        }
+
+        fn session(&mut self, client: &str, stats: &str) {
+            self.n += 1;
+            let t = Timestamp::from_unix_micros((1_795_651_200 + self.n) * 1_000_000);
+            let pid = 1000 + self.n;
+            for text in [
+                format!("connect from unknown[{client}]"),
+                format!("disconnect from unknown[{client}] {stats}"),
+            ] {
+                let line = format!("{t} mail postfix/smtpd[{pid}]: {text}");
+                self.builder.push(&self.enricher.enrich(line.as_bytes()));
+            }
+        }
+    }
+
+    #[test]
+    fn examples_stay_within_the_budget_and_go_to_the_most_frequent_patterns() {
+        let limits = ReportLimits {
+            max_examples: 10,
+            max_patterns: 3,
+            ..ReportLimits::default()
+        };
+        let mut feed = Feed::new(limits);
+        let frequent: Vec<String> = (1..=4).map(|i| format!("192.0.2.{i}")).collect();
+        // Rare clients come first and in between, so the frequent patterns
+        // lose their examples early and must take new ones later.
+        for round in 0..40u32 {
+            for k in 0..30u32 {
+                let client = format!("198.51.{}.{}", round, k);
+                // Five shapes for a cap of three patterns: two are only counted.
+                for rcpt in 1..=5u32 {
+                    feed.session(
+                        &client,
+                        &format!("ehlo=1 mail=1 rcpt=0/{rcpt} quit=1 commands=3/{}", rcpt + 3),
+                    );
+                }
+            }
+            for c in &frequent {
+                feed.session(c, "ehlo=1 quit=1 commands=2");
+            }
+        }
+        let report = feed.builder.finish();
+        assert_eq!(report.sessions, 40 * (30 * 5 + 4));
+        let patterns = || report.clients.iter().flat_map(|c| &c.patterns);
+        let kept = patterns().filter(|p| p.example.is_some()).count();
+        assert!(kept <= 10, "{kept} examples kept for a budget of 10");
+        assert!(patterns().count() > 10 * kept, "the budget was not reached");
+        for c in report.clients.iter().filter(|c| frequent.contains(&c.address)) {
+            assert_eq!(c.patterns.len(), 1);
+            let example = c.patterns[0]
+                .example
+                .as_ref()
+                .expect("the most frequent patterns keep an example");
+            // An example taken late is still a session of its shape.
+            assert!(example.steps.iter().any(|s| s.text.contains("ehlo=1 quit=1")));
+        }
+        let mut counted = 0;
+        for c in &report.clients {
+            let own: u64 = c.patterns.iter().map(|p| p.count).sum::<u64>() + c.other_pattern_sessions;
+            assert_eq!(own, c.sessions, "{}", c.address);
+            counted += own;
+        }
+        assert_eq!(counted, report.sessions, "no session lost from the pattern counts");
+        // A client whose patterns lost their examples says so, and shows no timeline.
+        let rare = report
+            .clients
+            .iter()
+            .find(|c| c.patterns[0].example.is_none())
+            .expect("a rare client");
+        let detail = text::client_detail(rare).join("\n");
+        assert!(detail.contains(text::NO_EXAMPLE), "{detail}");
+        assert!(!detail.contains("example: session"), "{detail}");
+    }
+
+    #[test]
+    fn under_the_budget_every_pattern_keeps_its_first_session() {
+        let mut feed = Feed::new(ReportLimits::default());
+        for i in 0..3 {
+            feed.session("192.0.2.7", "ehlo=1 quit=1 commands=2");
+            feed.session(
+                "192.0.2.7",
+                &format!("ehlo=1 auth=0/{} quit=1 commands=2/{}", i + 1, i + 3),
+            );
+        }
+        let report = feed.builder.finish();
+        let c = &report.clients[0];
+        assert_eq!(c.patterns.len(), 4);
+        let first = c
+            .patterns
+            .iter()
+            .find(|p| p.count == 3)
+            .and_then(|p| p.example.as_ref());
+        assert_eq!(
+            first.and_then(|e| e.start.as_deref()),
+            report.first_seen.as_deref(),
+            "the example is the first session of its shape"
+        );
+        assert!(c.patterns.iter().all(|p| p.example.is_some()));
+    }
 }

@@ -19,6 +19,9 @@ pub const CLIENT_LINES: usize = 40;
 const EXAMPLE_STEPS: usize = 12;
 /// Patterns shown after the first (one line each).
 const MORE_PATTERNS: usize = 4;
+/// Said instead of a pattern's example when the report's example budget
+/// (`ReportLimits::max_examples`) went to more frequent patterns.
+pub const NO_EXAMPLE: &str = "(no example kept: too many patterns in the input; examples go to the most frequent)";
 /// Reasons shown for the main verdict.
 const REASONS: usize = 6;
 /// Other verdict classes shown (one line each).
@@ -163,7 +166,7 @@ fn timeline(out: &mut Vec<String>, s: &SessionReport, indent: &str) {
         s.start.as_deref().unwrap_or("")
     ));
     for st in s.steps.iter().take(EXAMPLE_STEPS) {
-        let time = st.time.as_deref().and_then(|t| t.get(11..19)).unwrap_or("        ");
+        let time = st.clock();
         let arrow = if st.arrow.is_empty() { " " } else { st.arrow };
         out.push(format!("{indent}  {time} {arrow} {}", st.text));
     }
@@ -194,8 +197,10 @@ pub fn client_detail(c: &ClientReport) -> Vec<String> {
     out.push("  patterns:".to_owned());
     for (i, p) in c.patterns.iter().take(1 + MORE_PATTERNS).enumerate() {
         out.push(format!("    {} × {}", p.count, p.pattern));
-        if i == 0 {
-            timeline(&mut out, &p.example, "      ");
+        match (i, &p.example) {
+            (0, Some(example)) => timeline(&mut out, example, "      "),
+            (0, None) => out.push(format!("      {NO_EXAMPLE}")),
+            _ => {}
         }
     }
     let hidden: u64 =
