@@ -103,12 +103,13 @@ impl Filter {
         // then a `str` and goes to the core without a second check.
         let record = std::str::from_utf8(bytes).map_err(|_| ScanError::Utf8)?;
         let obj = scan_object(record, |m| members.push(m))?;
-        let found = LINE_KEYS.iter().find_map(|name| {
+        let found = LINE_KEYS.iter().find_map(|&name| {
             members
                 .iter()
                 .find(|m| m.is_string(bytes) && key_is(record, m, name, key))
+                .map(|m| (name, m))
         });
-        let Some(line_member) = found else {
+        let Some((line_key, line_member)) = found else {
             // Not a log record we understand: pass it through untouched.
             out.extend_from_slice(bytes);
             return Ok(());
@@ -132,8 +133,16 @@ impl Filter {
         // Then the Event's members, written straight after it: not its
         // `message` (that is the line) and none the record already has.
         // The record has at least the line member, so their leading commas fit.
+        // A record of the line alone (in_tail's) has only its key to avoid,
+        // already known unescaped: no per-name scan of the record's keys.
+        let line_only = members.len() == 1;
         encode::write_json_members(&ev, out, &mut |name| {
-            name != "message" && !members.iter().any(|r| key_is(record, r, name.as_bytes(), key))
+            name != "message"
+                && if line_only {
+                    name.as_bytes() != line_key
+                } else {
+                    !members.iter().any(|r| key_is(record, r, name.as_bytes(), key))
+                }
         });
         out.push(b'}');
         Ok(())
@@ -300,8 +309,12 @@ mod tests {
     #[test]
     fn escaped_keys_are_recognised() {
         let mut f = Filter::default();
-        let v = run(&mut f, &format!(r#"{{"\u006cog":{:?}}}"#, CONNECT));
+        let rec = format!(r#"{{"\u006cog":{:?}}}"#, CONNECT);
+        let v = run(&mut f, &rec);
         assert_eq!(v["postfix"]["event"], "connect");
+        // The Event's own `log` member would duplicate the escaped key.
+        let out = f.process(rec.as_bytes());
+        assert!(!String::from_utf8_lossy(out).contains("\"log\":"));
     }
 
     #[test]
