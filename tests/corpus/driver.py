@@ -66,7 +66,17 @@ SINK_RCPT_RULES = {
     "datatemp": ("data", "451 4.3.0 Error: queue file write error in sink"),
     "datareject": ("data", "554 5.7.1 Message content rejected by sink"),
 }
-SINK_MODES = ("normal", "greetdrop", "silent", "refuse", "dropmail", "dropdata")
+SINK_MODES = ("normal", "greetdrop", "silent", "refuse", "dropmail", "dropdata",
+              "rcpt450", "pix", "starttls", "auth535")
+# modes whose greeting or EHLO answer differ from the normal sink's:
+# rcpt450 answers 450 to every RCPT (the first of two next hops: smtp logs the
+# reply on a line of its own and tries the fallback relay); pix greets with
+# nothing but asterisks (smtp_proto.c turns on its PIX firewall workarounds);
+# starttls offers STARTTLS (the snakeoil cert); auth535 offers AUTH PLAIN and
+# refuses every AUTH with 535
+SINK_CERT = ("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-snakeoil.key")
+RCPT450 = "450 4.2.0 <{addr}>: Recipient address rejected: try the other host"
+AUTH535 = "535 5.7.8 Error: authentication failed: sink accepts no credentials"
 
 
 class Sink:
@@ -109,10 +119,13 @@ class Sink:
             return
         if mode == "refuse":
             say("554 5.7.1 sink.test refuses service to you\r\n")
+        elif mode == "pix":
+            say("220 ******************************\r\n")
         else:
             say("220 sink.test ESMTP lab sink\r\n")
         rcpts = []
         data_rule = None
+        tls = False
         try:
             while True:
                 line = await reader.readline()
@@ -122,8 +135,21 @@ class Sink:
                 print(f"{mode} {peer} < {cmd}", flush=True)
                 verb = cmd.split(" ", 1)[0].upper()
                 if verb == "EHLO":
-                    say("250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                        "250 ENHANCEDSTATUSCODES\r\n")
+                    extra = ("250-STARTTLS\r\n" if mode == "starttls" and not tls
+                             else "250-AUTH PLAIN\r\n" if mode == "auth535" else "")
+                    say("250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n" + extra
+                        + "250 ENHANCEDSTATUSCODES\r\n")
+                elif verb == "STARTTLS" and mode == "starttls" and not tls:
+                    say("220 2.0.0 Ready to start TLS\r\n")
+                    await writer.drain()
+                    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                    ctx.load_cert_chain(*SINK_CERT)
+                    await writer.start_tls(ctx)
+                    tls = True
+                    print(f"{mode} {peer} TLS established", flush=True)
+                    continue
+                elif verb == "AUTH" and mode == "auth535":
+                    say(AUTH535 + "\r\n")
                 elif verb == "HELO":
                     say("250 sink.test\r\n")
                 elif verb == "MAIL":
@@ -136,7 +162,9 @@ class Sink:
                     m = re.search(r"<([^>]*)>", cmd)
                     addr = m.group(1) if m else ""
                     rule = self.rcpt_rule(addr)
-                    if rule and rule[0] == "rcpt":
+                    if mode == "rcpt450":
+                        say(RCPT450.format(addr=addr) + "\r\n")
+                    elif rule and rule[0] == "rcpt":
                         say(rule[1].format(addr=addr) + "\r\n")
                     else:
                         if rule:
@@ -609,6 +637,12 @@ LAB_ALIASES = {"postmaster", "root", "info", "abuse", "alice", "mailer-daemon"}
 # next hops that fail at connection level (record.sh's lab-transport)
 FAILING_DOMAINS = {"dead.test", "greetdrop.test", "silent.test", "dropmail.test",
                    "dropdata.test", "refuse.test"}
+# next hops that accept the message, after a detour (record.sh's lab-transport
+# and master.cf): fallback.test's first host answers 450 at RCPT and
+# authfail.test's refuses AUTH with 535, both fall back to the normal sink
+# (smtp_fallback_relay); pix.test greets like a PIX firewall, tls.test speaks
+# STARTTLS
+SINK_DOMAINS = {"fallback.test", "authfail.test", "pix.test", "tls.test"}
 
 
 def expected_outcome(addr):
@@ -635,6 +669,9 @@ def expected_outcome(addr):
             code = rule[1][:3]
             out["final_status"] = "bounced" if code[0] == "5" else "deferred"
             out["remote_reply_code"] = code
+        return out
+    if domain in SINK_DOMAINS:
+        out["remote_reply_code"] = "250"
         return out
     if domain in FAILING_DOMAINS:
         out["final_status"] = "deferred"
@@ -1592,7 +1629,11 @@ DELIVERY_PLAN = [
                ("busy", ["busy-hank@sink.test"]),
                ("rcpt_reject", ["reject-ivan@sink.test"]),
                ("data_temp", ["datatemp-judy@sink.test"]),
-               ("data_reject", ["datareject-ken@sink.test"])]),
+               ("data_reject", ["datareject-ken@sink.test"]),
+               ("fallback", ["olga@fallback.test"]),
+               ("sasl_fail", ["pete@authfail.test"]),
+               ("pix", ["ruth@pix.test"]),
+               ("tls", ["stan@tls.test"])]),
     ("login_tls", [("drop_mail", ["leo@dropmail.test"]),
                    ("drop_data", ["mia@dropdata.test"]),
                    ("greeting_drop", ["nina@greetdrop.test"]),
@@ -2016,6 +2057,10 @@ LINE_KINDS = [
     ("conversation with H[IP] timed out", r"conversation with \S+ timed out while "),
     ("refused to talk to me", r"refused to talk to me: "),
     ("connect to H[IP]:PORT: Connection refused", r"connect to \S+: Connection refused$"),
+    ("QID: host H[IP] said: (own line, fallback)", r"smtp\[\d+\]: \w+: host \S+ said: "),
+    ("QID: SASL authentication failed; server", r"\w+: SASL authentication failed; server \S+ said: "),
+    ("QID: enabling PIX workarounds", r"\w+: enabling PIX workarounds: "),
+    ("smtp TLS connection established to", r"smtp\[\d+\]: .*TLS connection established to "),
     ("delivery temporarily suspended", r"delivery temporarily suspended: "),
     ("status=expired", r"status=expired, returned to sender"),
     ("status=force-expired", r"status=force-expired, returned to sender"),

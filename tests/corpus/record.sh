@@ -31,6 +31,7 @@ SINK_PORT=2526                      # sink.test -> loopback SMTP sink
 DEAD_PORT=2527                      # dead.test -> nothing listens here
 # the sink's failure modes, one port each (see driver.py SINK_MODES)
 SINK_PORTS="normal=$SINK_PORT,greetdrop=2528,silent=2529,refuse=2530,dropmail=2531,dropdata=2532"
+SINK_PORTS="$SINK_PORTS,rcpt450=2533,pix=2534,starttls=2535,auth535=2536"
 DNSBL_ADDR=127.0.1.53               # rbldnsd serves bl.lab.test here, port 53
 QUEUE_LIFETIME=20                   # maximal_queue_lifetime, seconds
 FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
@@ -48,7 +49,8 @@ die() { log "ERROR: $*"; exit 1; }
 OUR_POLICY_RC=0
 install_packages() {
     local missing=()
-    for p in postfix dovecot-core ssl-cert rsyslog rbldnsd faketime; do
+    # libsasl2-modules: the PLAIN mechanism for the smtp client's SASL (smtpauth)
+    for p in postfix dovecot-core ssl-cert rsyslog rbldnsd faketime libsasl2-modules; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     # the driver needs a full python3 (asyncio, ssl); minimal images may lack it
@@ -260,6 +262,19 @@ lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+# smtp clients for single failure modes (lab-transport). A fallback relay
+# makes the first next hop non-final, so smtp logs its 4xx reply (or the
+# failed AUTH) on a line of its own and then delivers to the normal sink
+smtpfb    unix  -       -       n       -       -       smtp
+  -o smtp_fallback_relay=[127.0.0.1]:2526
+smtpauth  unix  -       -       n       -       -       smtp
+  -o smtp_fallback_relay=[127.0.0.1]:2526
+  -o smtp_sasl_auth_enable=yes
+  -o smtp_sasl_password_maps=static:alice:Wrong-pw
+  -o smtp_sasl_security_options=noanonymous
+smtptls   unix  -       -       n       -       -       smtp
+  -o smtp_tls_security_level=may
+  -o smtp_tls_loglevel=1
 CF
 
     cat > /etc/postfix/lab-aliases <<'CF'
@@ -279,6 +294,10 @@ silent.test    smtp:[127.0.0.1]:2529
 refuse.test    smtp:[127.0.0.1]:2530
 dropmail.test  smtp:[127.0.0.1]:2531
 dropdata.test  smtp:[127.0.0.1]:2532
+fallback.test  smtpfb:[127.0.0.1]:2533
+pix.test       smtp:[127.0.0.1]:2534
+tls.test       smtptls:[127.0.0.1]:2535
+authfail.test  smtpauth:[127.0.0.1]:2536
 CF
     postalias /etc/postfix/lab-aliases
     postmap /etc/postfix/lab-transport
@@ -419,7 +438,7 @@ start_lab() {
     # (postfix start runs postfix check itself)
     postfix start >/dev/null
     # one call: each python start costs seconds on a busy machine
-    wait_port --ipv6 25 --closed "$DEAD_PORT" 25 2525 "$SINK_PORT" 2528 2529 2530 2531 2532 10 \
+    wait_port --ipv6 25 --closed "$DEAD_PORT" 25 2525 "$SINK_PORT" 2528 2529 2530 2531 2532 2533 2534 2535 2536 10 \
         || die "smtpd (127.0.0.1 and ::1 port 25), postscreen (2525) or the sink is not listening, or port $DEAD_PORT is not closed"
     kill -0 "$RBLDNSD_PID" 2>/dev/null || die "rbldnsd failed (see $LAB_LOG/rbldnsd.out)"
     log "lab is up: postfix $(postconf -h mail_version), smtpd :25, postscreen :2525, sink :$SINK_PORT"
