@@ -332,6 +332,31 @@ fn name_addr_port(s: &str) -> Option<(&str, Option<u64>, &str)> {
     }
 }
 
+/// The fields a remote_failure line whose text goes on `H[IP] said: CODE ...`
+/// must have.
+fn said_fields(peer_said: &str, failure: &str, stage: &str) -> Option<Vec<(&'static str, Value)>> {
+    let (addr, _, said) = name_addr_port(peer_said)?;
+    let code: u64 = said.strip_prefix(" said: ")?.get(..3)?.parse().ok()?;
+    Some(vec![
+        ("postfix.event", "remote_failure".into()),
+        ("postfix.delivery_failure", failure.into()),
+        ("server.ip", addr.into()),
+        ("smtp.reply.code", code.into()),
+        ("smtp.stage", stage.into()),
+    ])
+}
+
+/// The fields of a line of kind `event` about the server `addr`:`port`, and `more`.
+fn at_server(event: &str, addr: &str, port: Option<u64>, more: &[(&'static str, &str)]) -> Vec<(&'static str, Value)> {
+    let mut want = vec![
+        ("postfix.event", event.into()),
+        ("server.ip", addr.into()),
+        ("server.port", port.into()),
+    ];
+    want.extend(more.iter().map(|&(path, v)| (path, Value::from(v))));
+    want
+}
+
 /// Issue 9 §3's smtp client lines that need a second next hop, a SASL or TLS
 /// next hop or a PIX-like greeting (record.sh's fallback.test, authfail.test,
 /// tls.test and pix.test): each form is in the recording, and the enricher
@@ -358,45 +383,19 @@ fn check_smtp_client_forms(file: &str) {
             _ => (None, text),
         };
         // (form, [(field path, wanted value)])
-        let (form, want): (&str, Vec<(&str, Value)>) = if let Some(rest) = body.strip_prefix("host ") {
-            let Some((addr, _, said)) = name_addr_port(rest) else {
+        let (form, want): (&str, Vec<(&str, Value)>) = if let Some(rest) = body
+            .strip_prefix("host ")
+            .filter(|r| r.ends_with("(in reply to RCPT TO command)"))
+        {
+            let Some(want) = said_fields(rest, "remote_reply", "RCPT") else {
                 continue;
             };
-            let Some(reply) = said.strip_prefix(" said: ") else {
-                continue;
-            };
-            let stage = if reply.ends_with("(in reply to RCPT TO command)") {
-                "RCPT"
-            } else {
-                continue;
-            };
-            (
-                "QID: host H[IP] said: 4xx ... (in reply to RCPT TO command)",
-                vec![
-                    ("postfix.event", "remote_failure".into()),
-                    ("postfix.delivery_failure", "remote_reply".into()),
-                    ("server.ip", addr.into()),
-                    ("smtp.reply.code", reply[..3].parse::<u64>().unwrap_or(0).into()),
-                    ("smtp.stage", stage.into()),
-                ],
-            )
+            ("QID: host H[IP] said: 4xx ... (in reply to RCPT TO command)", want)
         } else if let Some(rest) = body.strip_prefix("SASL authentication failed; server ") {
-            let Some((addr, _, said)) = name_addr_port(rest) else {
+            let Some(want) = said_fields(rest, "sasl_failed", "AUTH") else {
                 continue;
             };
-            let Some(reply) = said.strip_prefix(" said: ") else {
-                continue;
-            };
-            (
-                "QID: SASL authentication failed; server H[IP] said: 535 ...",
-                vec![
-                    ("postfix.event", "remote_failure".into()),
-                    ("postfix.delivery_failure", "sasl_failed".into()),
-                    ("server.ip", addr.into()),
-                    ("smtp.reply.code", reply[..3].parse::<u64>().unwrap_or(0).into()),
-                    ("smtp.stage", "AUTH".into()),
-                ],
-            )
+            ("QID: SASL authentication failed; server H[IP] said: 535 ...", want)
         } else if let Some(rest) = body.strip_prefix("enabling PIX workarounds: ") {
             let Some((words, peer)) = rest.rsplit_once(" for ") else {
                 continue;
@@ -406,12 +405,7 @@ fn check_smtp_client_forms(file: &str) {
             };
             (
                 "QID: enabling PIX workarounds: ... for H[IP]:PORT",
-                vec![
-                    ("postfix.event", "pix_workaround".into()),
-                    ("postfix.detail", words.into()),
-                    ("server.ip", addr.into()),
-                    ("server.port", port.into()),
-                ],
+                at_server("pix_workaround", addr, port, &[("postfix.detail", words)]),
             )
         } else if let Some((_, rest)) = body.split_once("TLS connection established to ") {
             let Some((addr, port, after)) = name_addr_port(rest) else {
@@ -425,13 +419,7 @@ fn check_smtp_client_forms(file: &str) {
             };
             (
                 "smtp: ... TLS connection established to H[IP]:PORT: TLSv1.x with cipher ...",
-                vec![
-                    ("postfix.event", "tls".into()),
-                    ("server.ip", addr.into()),
-                    ("server.port", port.into()),
-                    ("tls.version", version.into()),
-                    ("tls.cipher", cipher.into()),
-                ],
+                at_server("tls", addr, port, &[("tls.version", version), ("tls.cipher", cipher)]),
             )
         } else {
             continue;

@@ -3,8 +3,9 @@
 
 Python 3 standard library only. Subcommands:
 
-  sink          a tiny SMTP server for sink.test (accepts mail, rejects
-                recipients whose local part starts with "reject" with 550)
+  sink          a tiny SMTP server for sink.test (accepts mail, refuses
+                recipients by their local part) and the failure, fallback,
+                STARTTLS, AUTH and PIX next hops, one port per mode
   syslog-relay  follows Postfix's maillog_file and hands every record to a
                 private rsyslog over its unix socket, as syslog(3) would
   run           drives the scripted client sessions against the lab Postfix,
