@@ -87,19 +87,19 @@ struct ExplainArgs {
     /// Log files (plain or gzip); stdin when none.
     files: Vec<PathBuf>,
     /// Only this client: an address or a CIDR network (repeatable); shows each client in detail.
-    #[arg(long, value_parser = parse_network)]
+    #[arg(long, value_parser = ReportFilter::parse_network)]
     client: Vec<IpNet>,
     /// Every session's full timeline instead of the report.
     #[arg(long)]
     sessions: bool,
     /// Only sessions that started at or after this time (`2026-06-19 08:00`, RFC 3339).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = ReportFilter::parse_time)]
     since: Option<i64>,
     /// Only sessions that started before this time.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = ReportFilter::parse_time)]
     until: Option<i64>,
     /// Only sessions with this verdict class (ehlo_quit_probe, auth_bruteforce, ...).
-    #[arg(long, value_parser = parse_class)]
+    #[arg(long, value_parser = ReportFilter::parse_class)]
     class: Option<VerdictClass>,
     /// Only suspicious sessions.
     #[arg(long)]
@@ -118,7 +118,7 @@ struct WhatIfArgs {
     /// Log files (plain or gzip); stdin when none.
     files: Vec<PathBuf>,
     /// mynetworks for permit_mynetworks (addresses or CIDR networks, comma-separated or repeated).
-    #[arg(long, value_parser = parse_network, value_delimiter = ',')]
+    #[arg(long, value_parser = ReportFilter::parse_network, value_delimiter = ',')]
     mynetworks: Vec<IpNet>,
     /// smtpd_delay_reject: yes (Postfix's default) applies client and HELO restrictions at RCPT TO.
     #[arg(long, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), default_value = "yes", value_name = "yes|no")]
@@ -128,18 +128,6 @@ struct WhatIfArgs {
     json: bool,
     #[command(flatten)]
     common: CommonArgs,
-}
-
-fn parse_network(s: &str) -> Result<IpNet, String> {
-    ReportFilter::parse_network(s)
-}
-
-fn parse_class(s: &str) -> Result<VerdictClass, String> {
-    ReportFilter::parse_class(s)
-}
-
-fn parse_time(s: &str) -> Result<i64, String> {
-    ReportFilter::parse_time(s)
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
