@@ -285,7 +285,9 @@ pub fn explain(
     options::warn(&options, &o.loads);
     let mut e = Enricher::with(o);
     e.push_text(text);
-    e.explain()
+    // The enricher ends here: its report is taken, not copied (a copy
+    // doubled the peak memory of a large text, as it did for the CLI).
+    parse(&serde_json_string(&e.report.finish()))
 }
 
 /// The verdict class names, in the core's order (for a class filter's choices).
