@@ -684,6 +684,39 @@ event_struct! {
 pub struct Stats(pub Vec<(&'static str, u32, u32)>);
 static_identity!(Stats);
 
+impl Stats {
+    /// Appends `ehlo=1 rcpt=0/1 quit=1` as Postfix writes it; without the
+    /// `commands=` total when `with_total` is false and other verbs are
+    /// there. Written in place: the verdict, the timeline and the report's
+    /// pattern each say it for every session that ends, and a string per
+    /// verb, then joined, showed in profiles.
+    pub fn write_text(&self, out: &mut String, with_total: bool) {
+        use std::fmt::Write as _;
+        let start = out.len();
+        for &(v, ok, total) in self
+            .0
+            .iter()
+            .filter(|(v, _, _)| with_total || *v != "commands" || self.0.len() == 1)
+        {
+            if out.len() > start {
+                out.push(' ');
+            }
+            let _ = if ok == total {
+                write!(out, "{v}={total}")
+            } else {
+                write!(out, "{v}={ok}/{total}")
+            };
+        }
+    }
+
+    /// [`Stats::write_text`] into a new string.
+    pub fn text(&self, with_total: bool) -> String {
+        let mut out = String::with_capacity(16 * self.0.len());
+        self.write_text(&mut out, with_total);
+        out
+    }
+}
+
 impl Serialize for Stats {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;

@@ -221,28 +221,6 @@ pub(crate) fn append_step(steps: &mut Vec<Step>, omitted: &mut usize, cap: usize
     }
 }
 
-/// `ehlo=1 rcpt=0/1 quit=1` as Postfix writes it; without the `commands=`
-/// total when `with_total` is false and other verbs are there.
-pub(crate) fn stats_text(s: &crate::event::Stats, with_total: bool) -> String {
-    // One string written in place: the report's tracker calls this for
-    // every session that ends, and a string per verb then joined showed.
-    let mut out = String::with_capacity(16 * s.0.len());
-    for &(v, ok, total) in
-        s.0.iter()
-            .filter(|(v, _, _)| with_total || *v != "commands" || s.0.len() == 1)
-    {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        let _ = if ok == total {
-            write!(out, "{v}={total}")
-        } else {
-            write!(out, "{v}={ok}/{total}")
-        };
-    }
-    out
-}
-
 fn step(ev: &Event<'_>) -> Option<Step> {
     let time = ev.timestamp;
     let smtp = ev.smtp.as_ref();
@@ -264,11 +242,14 @@ fn step(ev: &Event<'_>) -> Option<Step> {
         }
         EventKind::Connect => ("", "connect".to_owned()),
         EventKind::Disconnect => {
-            let stats = ev.postfix.disconnect_stats.as_ref().map(|s| stats_text(s, true));
-            (
-                "",
-                stats.map_or("disconnect".to_owned(), |s| format!("disconnect ({s})")),
-            )
+            let mut text = String::from("disconnect");
+            if let Some(stats) = &ev.postfix.disconnect_stats {
+                text.reserve(16 * stats.0.len());
+                text.push_str(" (");
+                stats.write_text(&mut text, true);
+                text.push(')');
+            }
+            ("", text)
         }
         EventKind::LostConnection | EventKind::Timeout | EventKind::TooManyErrors => {
             let stage = smtp.and_then(|s| s.stage.as_deref()).unwrap_or("?");

@@ -496,7 +496,13 @@ impl SessionFacts {
     /// `(verb, ok, total)`. AUTH, STARTTLS (TLS errors have lines of their
     /// own), VRFY/EXPN (their own rule) and QUIT are left out.
     pub fn unexplained_failures(&self) -> Vec<(&'static str, u32, u32)> {
-        let Some(stats) = self.command_stats() else {
+        self.unexplained_failures_in(self.command_stats().as_ref())
+    }
+
+    /// [`SessionFacts::unexplained_failures`] from the session's
+    /// [`SessionFacts::command_stats`], when the caller has them already.
+    fn unexplained_failures_in(&self, stats: Option<&Stats>) -> Vec<(&'static str, u32, u32)> {
+        let Some(stats) = stats else {
             return Vec::new();
         };
         if self.rejects.at("connect") > 0 {
@@ -506,7 +512,8 @@ impl SessionFacts {
         let earliest = self.rejects.earliest();
         stats
             .0
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|&(verb, ok, total)| {
                 if ok >= total || matches!(verb, "commands" | "auth" | "starttls" | "vrfy" | "expn" | "quit") {
                     return false;
@@ -655,14 +662,15 @@ fn count_text(&(v, ok, total): &(&str, u32, u32)) -> String {
     }
 }
 
-fn counts_text(facts: &SessionFacts) -> Option<String> {
-    let s = facts.command_stats()?;
-    let parts: Vec<String> = s.0.iter().filter(|c| c.0 != "commands").map(count_text).collect();
-    Some(if parts.is_empty() {
-        "no commands".to_string()
-    } else {
-        parts.join(" ")
-    })
+/// `commands: ehlo=1 quit=1`, or `commands: no commands`.
+fn counts_reason(stats: &Stats) -> String {
+    if stats.0.iter().all(|c| c.0 == "commands") {
+        return "commands: no commands".to_owned();
+    }
+    let mut out = String::with_capacity(10 + 16 * stats.0.len());
+    out.push_str("commands: ");
+    stats.write_text(&mut out, false);
+    out
 }
 
 /// The words Postfix logs for an abnormal end (`timeout after ...`).
@@ -735,7 +743,9 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     let auth = facts.auth_outcome();
     let auth_ok = facts.auth_succeeded();
     let accepted = facts.accepted_messages();
-    let unexplained = facts.unexplained_failures();
+    // Made once: the rules, the reasons and the output all read it.
+    let commands = facts.command_stats();
+    let unexplained = facts.unexplained_failures_in(commands.as_ref());
     let ended = facts
         .end
         .as_ref()
@@ -940,8 +950,8 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         );
         confidence = Confidence::Low;
     }
-    if let Some(t) = counts_text(facts) {
-        reasons.push(format!("commands: {t}"));
+    if let Some(stats) = &commands {
+        reasons.push(counts_reason(stats));
     }
     if !facts.rate_limits.is_empty() {
         reasons.push(format!("rate limit hit ({})", facts.rate_limits.join(", ")));
@@ -977,7 +987,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         confidence,
         evidence,
         flags: facts.flags(),
-        commands: facts.command_stats(),
+        commands,
         duration: None,
     }
 }

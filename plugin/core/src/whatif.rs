@@ -524,7 +524,7 @@ impl WhatIf {
 
     /// Replays one finished session.
     pub fn fold(&mut self, s: &SessionSummary) {
-        if s.daemon.as_deref() != Some("smtpd") && s.daemon.as_deref() != Some("postscreen") {
+        if !matches!(s.daemon, Some("smtpd" | "postscreen")) {
             return;
         }
         let legit = s.auth_successes > 0 || s.queued > 0;
@@ -541,7 +541,7 @@ impl WhatIf {
             self.report.reject_warnings += warnings;
             self.report.reject_warning_sessions[group] += 1;
         }
-        let outcome = if s.daemon.as_deref() == Some("postscreen") {
+        let outcome = if s.daemon == Some("postscreen") {
             // postscreen's own session: only its greet test applies; the
             // smtpd session that may follow is replayed on its own.
             match self

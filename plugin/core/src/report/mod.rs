@@ -22,6 +22,7 @@ use ipnet::IpNet;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::bounded::FastHash;
 use crate::event::{Event, Probe, SessionId, VerdictClass};
 use crate::explain::{SessionReport, Step};
 use crate::timestamp::Timestamp;
@@ -400,7 +401,7 @@ const MAX_SHARED_PATTERNS: usize = 100_000;
 #[derive(Clone)]
 struct Example {
     id: SessionId,
-    daemon: Option<String>,
+    daemon: Option<&'static str>,
     pid: Option<u32>,
     start: Option<Timestamp>,
     steps: Vec<Step>,
@@ -412,7 +413,7 @@ impl Example {
     fn report(self) -> SessionReport {
         SessionReport {
             session_id: self.id.to_string(),
-            daemon: self.daemon,
+            daemon: self.daemon.map(str::to_owned),
             pid: self.pid,
             start: self.start.map(|t| t.to_string()),
             steps: self.steps,
@@ -468,11 +469,11 @@ pub struct ReportBuilder {
     tracker: SessionTracker,
     /// Boxed: the table then holds a pointer per client, not a few hundred
     /// bytes, so its spare capacity and its growth cost little.
-    clients: HashMap<String, Box<ClientAgg>>,
-    clients_not_kept: HashSet<u64>,
+    clients: HashMap<String, Box<ClientAgg>, FastHash>,
+    clients_not_kept: HashSet<u64, FastHash>,
     sessions_not_kept: u64,
     /// The distinct patterns, shared by the clients that show them.
-    shared_patterns: HashSet<Arc<Pattern>>,
+    shared_patterns: HashSet<Arc<Pattern>, FastHash>,
     /// Examples kept in all.
     examples: usize,
     /// Patterns seen at most this often take no example (the budget went to
@@ -493,10 +494,10 @@ impl ReportBuilder {
             tracker: SessionTracker::new(limits.max_open_sessions, limits.example_steps),
             limits,
             filter,
-            clients: HashMap::new(),
-            clients_not_kept: HashSet::new(),
+            clients: HashMap::default(),
+            clients_not_kept: HashSet::default(),
             sessions_not_kept: 0,
-            shared_patterns: HashSet::new(),
+            shared_patterns: HashSet::default(),
             examples: 0,
             example_floor: 0,
             lines: 0,
@@ -596,29 +597,41 @@ impl ReportBuilder {
         }
         c.got.messages_accepted += s.queued as u64;
         c.got.auth_successes += s.auth_successes as u64;
-        let verdict = s.verdict.take().map(Arc::new);
-        if let Some(v) = &verdict {
+        // The verdict is shared (an `Arc`) only when it is kept: as the
+        // client's first of its class, or in an example. Most sessions'
+        // verdicts are only counted, and wrapping each cost an allocation.
+        let verdict = s.verdict.take();
+        let mut kept = None;
+        if let Some(v) = verdict {
             match c.verdicts.iter_mut().find(|x| x.class == v.class) {
-                Some(x) => x.count += 1,
-                None => c.verdicts.push(VerdictAgg {
-                    class: v.class,
-                    count: 1,
-                    verdict: Arc::clone(v),
-                }),
+                Some(x) => {
+                    x.count += 1;
+                    kept = Some(Err(v));
+                }
+                None => {
+                    let v = Arc::new(v);
+                    c.verdicts.push(VerdictAgg {
+                        class: v.class,
+                        count: 1,
+                        verdict: Arc::clone(&v),
+                    });
+                    kept = Some(Ok(v));
+                }
             }
         }
+        let verdict = move || kept.map(|k| k.unwrap_or_else(Arc::new));
         let room = c.patterns.len() < limits.max_patterns;
         let takes_example = |count: u64| limits.max_examples > 0 && count > self.example_floor;
         match c.patterns.iter_mut().find(|p| *p.pattern == s.pattern) {
             Some(p) => {
                 p.count += 1;
                 if p.example.is_none() && takes_example(p.count) {
-                    p.example = Some(example_of(&mut s, verdict));
+                    p.example = Some(example_of(&mut s, verdict()));
                     self.examples += 1;
                 }
             }
             None if room => {
-                let example = takes_example(1).then(|| example_of(&mut s, verdict));
+                let example = takes_example(1).then(|| example_of(&mut s, verdict()));
                 self.examples += example.is_some() as usize;
                 let pattern = share(&mut self.shared_patterns, std::mem::take(&mut s.pattern));
                 c.patterns.push(PatternAgg {
@@ -672,9 +685,10 @@ impl ReportBuilder {
     /// at the end (copying them doubled the peak memory of a large input).
     pub fn finish(mut self) -> Report {
         self.close_open();
+        let mut rendered = RenderedPatterns::default();
         let clients = std::mem::take(&mut self.clients)
             .into_iter()
-            .map(|(a, c)| client_report(a, *c))
+            .map(|(a, c)| client_report(a, *c, &mut rendered))
             .collect();
         self.assemble(clients)
     }
@@ -685,10 +699,11 @@ impl ReportBuilder {
     /// afterwards start new ones) and copies the aggregates.
     pub fn report_so_far(&mut self) -> Report {
         self.close_open();
+        let mut rendered = RenderedPatterns::default();
         let clients = self
             .clients
             .iter()
-            .map(|(a, c)| client_report(a.clone(), (**c).clone()))
+            .map(|(a, c)| client_report(a.clone(), (**c).clone(), &mut rendered))
             .collect();
         self.assemble(clients)
     }
@@ -703,7 +718,13 @@ impl ReportBuilder {
 
     /// The report around its clients (as many as were kept).
     fn assemble(&self, mut clients: Vec<ClientReport>) -> Report {
-        clients.sort_by(|a, b| {
+        // Sorted as indices, then put in place by swaps along the
+        // permutation's cycles: sorting the reports themselves (a few
+        // hundred bytes each) moved each of them many times, and collecting
+        // them into a new vector would double the peak memory.
+        let mut order: Vec<usize> = (0..clients.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&clients[a], &clients[b]);
             b.suspicious
                 .cmp(&a.suspicious)
                 .then(rank(b).cmp(&rank(a)))
@@ -711,6 +732,19 @@ impl ReportBuilder {
                 .then(b.sessions.cmp(&a.sessions))
                 .then(a.address.cmp(&b.address))
         });
+        let mut placed = vec![false; order.len()];
+        for start in 0..order.len() {
+            let mut at = start;
+            while !placed[at] {
+                placed[at] = true;
+                let from = order[at];
+                if from == start {
+                    break;
+                }
+                clients.swap(at, from);
+                at = from;
+            }
+        }
         let span = match (self.first, self.last) {
             (Some(a), Some(b)) => Some(b.unix_seconds() - a.unix_seconds()),
             _ => None,
@@ -743,7 +777,7 @@ fn push_capped(list: &mut Vec<String>, item: &str, cap: usize) {
 fn example_of(s: &mut SessionSummary, verdict: Option<Arc<Probe>>) -> Example {
     Example {
         id: s.id,
-        daemon: s.daemon.take(),
+        daemon: s.daemon,
         pid: s.pid,
         start: s.start,
         steps: std::mem::take(&mut s.steps),
@@ -753,7 +787,7 @@ fn example_of(s: &mut SessionSummary, verdict: Option<Arc<Probe>>) -> Example {
 }
 
 /// The shared copy of a pattern, while there are not too many distinct ones.
-fn share(shared: &mut HashSet<Arc<Pattern>>, pattern: Pattern) -> Arc<Pattern> {
+fn share(shared: &mut HashSet<Arc<Pattern>, FastHash>, pattern: Pattern) -> Arc<Pattern> {
     if let Some(p) = shared.get(&pattern) {
         return Arc::clone(p);
     }
@@ -789,13 +823,22 @@ fn rank(c: &ClientReport) -> u64 {
     u64::from(c.severity) * u64::from(1 + (c.sessions.max(1)).ilog2())
 }
 
-fn client_report(address: String, c: ClientAgg) -> ClientReport {
+/// Each shared pattern's text, rendered once for all the clients that show
+/// it. Keyed by the shared copy's address; the entry holds the copy, so the
+/// address cannot be reused while the map lives.
+type RenderedPatterns = HashMap<*const Pattern, (Arc<Pattern>, String), FastHash>;
+
+fn client_report(address: String, c: ClientAgg, rendered: &mut RenderedPatterns) -> ClientReport {
     let mut patterns: Vec<PatternReport> = c
         .patterns
         .into_iter()
         .map(|p| PatternReport {
             count: p.count,
-            pattern: p.pattern.render(),
+            pattern: rendered
+                .entry(Arc::as_ptr(&p.pattern))
+                .or_insert_with(|| (Arc::clone(&p.pattern), p.pattern.render()))
+                .1
+                .clone(),
             example: p.example.map(Example::report),
         })
         .collect();

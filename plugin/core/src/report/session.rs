@@ -7,8 +7,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::bounded::FastHash;
 use crate::event::{Event, EventKind, Probe, SessionId};
-use crate::explain::{append_step, stats_text, Step};
+use crate::explain::{append_step, Step};
 use crate::timestamp::Timestamp;
 
 /// Units a pattern keeps; the rest are counted.
@@ -29,8 +30,8 @@ pub struct SessionSummary {
     pub reverse_unknown: bool,
     /// First line's time.
     pub start: Option<Timestamp>,
-    /// Daemon (smtpd, postscreen).
-    pub daemon: Option<String>,
+    /// Daemon: the tracker opens sessions of smtpd and postscreen only.
+    pub daemon: Option<&'static str>,
     /// Process id.
     pub pid: Option<u32>,
     /// The verdict, when the session ended within the input.
@@ -141,7 +142,7 @@ struct Open {
 
 /// Tracks open sessions and hands each on as a [`SessionSummary`].
 pub struct SessionTracker {
-    open: HashMap<u64, Open>,
+    open: HashMap<u64, Open, FastHash>,
     order: VecDeque<(u64, u64)>,
     next: u64,
     cap: usize,
@@ -153,7 +154,7 @@ impl SessionTracker {
     /// Keeps at most `cap` open sessions and `example_steps` steps of each.
     pub fn new(cap: usize, example_steps: usize) -> Self {
         SessionTracker {
-            open: HashMap::new(),
+            open: HashMap::default(),
             order: VecDeque::new(),
             next: 0,
             cap: cap.max(1),
@@ -179,10 +180,12 @@ impl SessionTracker {
         if !self.open.contains_key(&id.0) {
             // Queue lines of a finished session's messages carry its id too;
             // only smtpd and postscreen lines open (or reopen) a session.
-            if !matches!(ev.postfix.daemon.as_deref(), Some("smtpd" | "postscreen")) {
-                return;
-            }
-            self.open_session(id, ev, done);
+            let daemon = match ev.postfix.daemon.as_deref() {
+                Some("smtpd") => "smtpd",
+                Some("postscreen") => "postscreen",
+                _ => return,
+            };
+            self.open_session(id, daemon, ev, done);
         }
         let Some(open) = self.open.get_mut(&id.0) else {
             return;
@@ -200,7 +203,13 @@ impl SessionTracker {
         }
     }
 
-    fn open_session(&mut self, id: SessionId, ev: &Event<'_>, done: &mut impl FnMut(SessionSummary)) {
+    fn open_session(
+        &mut self,
+        id: SessionId,
+        daemon: &'static str,
+        ev: &Event<'_>,
+        done: &mut impl FnMut(SessionSummary),
+    ) {
         while self.open.len() >= self.cap {
             let Some((k, o)) = self.order.pop_front() else {
                 break;
@@ -225,7 +234,7 @@ impl SessionTracker {
                     id,
                     client: client.and_then(|c| c.ip.as_deref()).unwrap_or("unknown").to_owned(),
                     start: ev.timestamp,
-                    daemon: ev.postfix.daemon.as_deref().map(str::to_owned),
+                    daemon: Some(daemon),
                     pid: ev.process.as_ref().and_then(|p| p.pid),
                     ..SessionSummary::default()
                 },
@@ -254,25 +263,22 @@ impl SessionTracker {
 
 fn close(mut open: Open) -> SessionSummary {
     let unit = std::mem::take(&mut open.unit);
-    open.summary.pattern.push_unit(unit);
-    let stats = open.summary.verdict.as_ref().and_then(|v| v.commands.clone());
-    {
-        // Statistics (Postfix >= 3.0) say more than the lines when there is no trace.
-        if let Some(stats) = stats {
-            let get = |verb: &str| stats.0.iter().find(|s| s.0 == verb).map(|s| (s.1, s.2));
-            let s = &mut open.summary;
-            if let Some((ok, total)) = get("auth") {
-                s.auth_attempts = s.auth_attempts.max(total);
-                s.auth_successes = s.auth_successes.max(ok);
-            }
-            if let Some((_, total)) = get("mail") {
-                s.mail = s.mail.max(total);
-            }
-            if let Some((ok, total)) = get("rcpt") {
-                s.rcpt = s.rcpt.max(total);
-                s.rcpt_rejected = s.rcpt_rejected.max(total - ok.min(total));
-                s.reached_rcpt |= total > 0;
-            }
+    let s = &mut open.summary;
+    s.pattern.push_unit(unit);
+    // Statistics (Postfix >= 3.0) say more than the lines when there is no trace.
+    if let Some(stats) = s.verdict.as_ref().and_then(|v| v.commands.as_ref()) {
+        let get = |verb: &str| stats.0.iter().find(|s| s.0 == verb).map(|s| (s.1, s.2));
+        if let Some((ok, total)) = get("auth") {
+            s.auth_attempts = s.auth_attempts.max(total);
+            s.auth_successes = s.auth_successes.max(ok);
+        }
+        if let Some((_, total)) = get("mail") {
+            s.mail = s.mail.max(total);
+        }
+        if let Some((ok, total)) = get("rcpt") {
+            s.rcpt = s.rcpt.max(total);
+            s.rcpt_rejected = s.rcpt_rejected.max(total - ok.min(total));
+            s.reached_rcpt |= total > 0;
         }
     }
     open.summary
@@ -418,7 +424,7 @@ fn observe(open: &mut Open, ev: &Event<'_>, example_steps: usize) {
             ev.postfix
                 .disconnect_stats
                 .as_ref()
-                .map_or_else(|| "disconnect".to_owned(), |st| stats_text(st, false)),
+                .map_or_else(|| "disconnect".to_owned(), |st| st.text(false)),
         ),
         EventKind::NonSmtpCommand => Some("non-SMTP command".to_owned()),
         EventKind::ImproperPipelining => Some("improper pipelining".to_owned()),
