@@ -321,7 +321,9 @@ pub fn render_overview(r: &Report) -> String {
     finish(lines)
 }
 
-fn header(r: &Report) -> String {
+/// The report's first line: time span, lines, sessions, clients, the share
+/// of suspicious sessions. Every rendering starts with it, an empty report too.
+pub fn header(r: &Report) -> String {
     let pct = (r.suspicious_sessions * 100).checked_div(r.sessions).unwrap_or(0);
     let when = match (&r.first_seen, &r.last_seen) {
         (Some(a), Some(b)) => format!(
