@@ -15,6 +15,7 @@ pub mod session;
 pub mod text;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -430,6 +431,10 @@ fn unshare(p: Arc<Probe>) -> Probe {
 
 #[derive(Clone)]
 struct PatternAgg {
+    /// The pattern's hash, beside it: a session's pattern is compared with
+    /// each of its client's, and reaching into the shared pattern's units
+    /// for every one that differs was a chain of cache misses.
+    hash: u64,
     pattern: Arc<Pattern>,
     count: u64,
     example: Option<Example>,
@@ -474,6 +479,8 @@ pub struct ReportBuilder {
     sessions_not_kept: u64,
     /// The distinct patterns, shared by the clients that show them.
     shared_patterns: HashSet<Arc<Pattern>, FastHash>,
+    /// Hashes patterns for [`PatternAgg::hash`].
+    pattern_hasher: FastHash,
     /// Examples kept in all.
     examples: usize,
     /// Patterns seen at most this often take no example (the budget went to
@@ -498,6 +505,7 @@ impl ReportBuilder {
             clients_not_kept: HashSet::default(),
             sessions_not_kept: 0,
             shared_patterns: HashSet::default(),
+            pattern_hasher: FastHash::default(),
             examples: 0,
             example_floor: 0,
             lines: 0,
@@ -622,7 +630,12 @@ impl ReportBuilder {
         let verdict = move || kept.map(|k| k.unwrap_or_else(Arc::new));
         let room = c.patterns.len() < limits.max_patterns;
         let takes_example = |count: u64| limits.max_examples > 0 && count > self.example_floor;
-        match c.patterns.iter_mut().find(|p| *p.pattern == s.pattern) {
+        let hash = self.pattern_hasher.hash_one(&s.pattern);
+        match c
+            .patterns
+            .iter_mut()
+            .find(|p| p.hash == hash && *p.pattern == s.pattern)
+        {
             Some(p) => {
                 p.count += 1;
                 if p.example.is_none() && takes_example(p.count) {
@@ -635,6 +648,7 @@ impl ReportBuilder {
                 self.examples += example.is_some() as usize;
                 let pattern = share(&mut self.shared_patterns, std::mem::take(&mut s.pattern));
                 c.patterns.push(PatternAgg {
+                    hash,
                     pattern,
                     count: 1,
                     example,
@@ -1006,6 +1020,41 @@ mod tests {
                 let line = format!("{t} mail postfix/smtpd[{pid}]: {text}");
                 self.builder.push(&self.enricher.enrich(line.as_bytes()));
             }
+        }
+    }
+
+    #[test]
+    fn clients_come_out_worst_first_whatever_order_they_came_in() {
+        // Clients of every kind and volume, met in a scrambled order, so
+        // the ranking has long permutation cycles to put in place.
+        let ends = [
+            "ehlo=1 auth=0/1 quit=1 commands=2/3",
+            "commands=0/0",
+            "ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",
+            "ehlo=1 quit=1 commands=2",
+        ];
+        let mut feed = Feed::new(ReportLimits::default());
+        let mut rng = fastrand::Rng::with_seed(7);
+        for i in 0..400u32 {
+            let c = rng.u32(0..120);
+            let sessions = 1 + c % 7;
+            for _ in 0..sessions.min(1 + i % 3) {
+                feed.session(&format!("192.0.2.{c}"), ends[(c % 4) as usize]);
+            }
+        }
+        let report = feed.builder.finish();
+        assert!(report.clients.len() > 100, "{}", report.clients.len());
+        for pair in report.clients.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            let key = |c: &ClientReport| (c.suspicious, rank(c), c.severity, c.sessions);
+            assert!(
+                key(a) > key(b) || (key(a) == key(b) && a.address < b.address),
+                "{} ({:?}) ranked before {} ({:?})",
+                a.address,
+                key(a),
+                b.address,
+                key(b)
+            );
         }
     }
 
