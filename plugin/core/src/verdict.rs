@@ -57,16 +57,10 @@ impl SessionFacts {
     /// lines about the session's queue ids, except a message whose content
     /// was still arriving when the session ended abnormally.
     pub fn accepted_messages(&self) -> u32 {
-        if let Some((data_ok, _)) = self.count("data") {
-            let bdat_ok = self.count("bdat").map_or(0, |c| c.0);
-            // BDAT counts chunks, not messages: a successful BDAT is at least
-            // one message, at most one per transaction.
-            let bdat = if bdat_ok > 0 {
-                self.messages.saturating_sub(data_ok).clamp(1, bdat_ok)
-            } else {
-                0
-            };
-            return data_ok + bdat;
+        let data_ok = self.count("data").map(|c| c.0);
+        let bdat_ok = self.count("bdat").map_or(0, |c| c.0);
+        if let Some(n) = accepted_by_counts(data_ok, bdat_ok, self.messages) {
+            return n;
         }
         let ended_in_content = matches!(&self.end, Some((r, st))
             if *r != EndReason::TooManyErrors && matches!(st.as_str(), "DATA" | "BDAT"));
@@ -660,6 +654,21 @@ fn count_text(&(v, ok, total): &(&str, u32, u32)) -> String {
     } else {
         format!("{v}={ok}/{total}")
     }
+}
+
+/// Messages accepted as the command counts tell it, when they count DATA:
+/// each successful DATA is one; BDAT counts chunks, so a successful BDAT is
+/// at least one message and at most one per queued message beyond the DATA
+/// ones. `queued` is how many messages the session's lines queued. The
+/// verdict and the report's session summary both count this way.
+pub(crate) fn accepted_by_counts(data_ok: Option<u32>, bdat_ok: u32, queued: u32) -> Option<u32> {
+    let data_ok = data_ok?;
+    let bdat = if bdat_ok > 0 {
+        queued.saturating_sub(data_ok).clamp(1, bdat_ok)
+    } else {
+        0
+    };
+    Some(data_ok + bdat)
 }
 
 /// `commands: ehlo=1 quit=1`, or `commands: no commands`.

@@ -1024,6 +1024,37 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_known_only_from_the_statistics_counts_as_accepted() {
+        // No `QID: client=` line: the statistics alone say DATA succeeded,
+        // as the verdict (mail_accepted) reads them.
+        let mut feed = Feed::new(ReportLimits::default());
+        feed.session("198.51.100.7", "ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5");
+        // One DATA and a BDAT transaction: two messages.
+        feed.session("198.51.100.7", "ehlo=1 mail=2 rcpt=2 data=1 bdat=2 quit=1 commands=9");
+        feed.session("198.51.100.8", "ehlo=1 mail=1 rcpt=1 data=0/1 quit=1 commands=4/5");
+        // Scanners besides, so that the overview groups clients rather
+        // than showing each one's detail.
+        for n in 1..=4 {
+            feed.session(&format!("192.0.2.{n}"), "commands=0/0");
+        }
+        let report = feed.builder.finish();
+        let Some(c) = report.clients.iter().find(|c| c.address == "198.51.100.7") else {
+            panic!("client missing: {report:?}");
+        };
+        assert_eq!(c.got.messages_accepted, 3, "{:?}", c.got);
+        let Some(refused) = report.clients.iter().find(|c| c.address == "198.51.100.8") else {
+            panic!("client missing: {report:?}");
+        };
+        assert_eq!(refused.got.messages_accepted, 0, "a refused DATA is no message");
+        assert_eq!(
+            report.overview.legitimate.as_ref().map(|g| g.clients),
+            Some(1),
+            "{:?}",
+            report.overview
+        );
+    }
+
+    #[test]
     fn clients_come_out_worst_first_whatever_order_they_came_in() {
         // Clients of every kind and volume, met in a scrambled order, so
         // the ranking has long permutation cycles to put in place.

@@ -280,6 +280,14 @@ fn close(mut open: Open) -> SessionSummary {
             s.rcpt_rejected = s.rcpt_rejected.max(total - ok.min(total));
             s.reached_rcpt |= total > 0;
         }
+        // Counted as the verdict counts them. Without this a session whose
+        // `QID: client=` line is missing (a filtered or cut log) was
+        // mail_accepted in its verdict and "got nothing" in the report.
+        let data = get("data").map(|(ok, _)| ok);
+        let bdat = get("bdat").map_or(0, |(ok, _)| ok);
+        if let Some(accepted) = crate::verdict::accepted_by_counts(data, bdat, s.queued) {
+            s.queued = accepted;
+        }
     }
     open.summary
 }
