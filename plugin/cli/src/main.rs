@@ -536,14 +536,7 @@ fn explain(args: ExplainArgs) -> Result<()> {
         serde_json::to_writer_pretty(&mut out, &report)?;
         out.write_all(b"\n")?;
     } else if report.clients.is_empty() {
-        // The header as for any report (the page shows it too): the lines
-        // were read, none made a session the filters kept.
-        writeln!(
-            out,
-            "{}\nno sessions{}",
-            text::header(&report),
-            client_note(&args.client)
-        )?;
+        out.write_all(text::render_empty(&report, &client_note(&args.client)).as_bytes())?;
     } else if !args.client.is_empty() {
         out.write_all(text::render_clients(&report).as_bytes())?;
     } else {

@@ -685,6 +685,11 @@ pub struct Stats(pub Vec<(&'static str, u32, u32)>);
 static_identity!(Stats);
 
 impl Stats {
+    /// `(ok, total)` of one verb, if logged.
+    pub fn get(&self, verb: &str) -> Option<(u32, u32)> {
+        self.0.iter().find(|c| c.0 == verb).map(|c| (c.1, c.2))
+    }
+
     /// Appends `ehlo=1 rcpt=0/1 quit=1` as Postfix writes it; without the
     /// `commands=` total when `with_total` is false and other verbs are
     /// there. Written in place: the verdict, the timeline and the report's

@@ -648,14 +648,6 @@ pub fn is_suspicious(class: VerdictClass) -> bool {
     )
 }
 
-fn count_text(&(v, ok, total): &(&str, u32, u32)) -> String {
-    if ok == total {
-        format!("{v}={total}")
-    } else {
-        format!("{v}={ok}/{total}")
-    }
-}
-
 /// Messages accepted as the command counts tell it, when they count DATA:
 /// each successful DATA is one; BDAT counts chunks, so a successful BDAT is
 /// at least one message and at most one per queued message beyond the DATA
@@ -754,7 +746,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     let accepted = facts.accepted_messages();
     // Made once: the rules, the reasons and the output all read it.
     let commands = facts.command_stats();
-    let unexplained = facts.unexplained_failures_in(commands.as_ref());
+    let unexplained = Stats(facts.unexplained_failures_in(commands.as_ref()));
     let ended = facts
         .end
         .as_ref()
@@ -822,17 +814,16 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
             }
         }
         RecipientEnumeration
-    } else if !facts.violations.is_empty() || (!unexplained.is_empty() && !facts.only_unknown()) {
+    } else if !facts.violations.is_empty() || (!unexplained.0.is_empty() && !facts.only_unknown()) {
         // Before mail_accepted: a bot that pipelines blindly is still a bot
         // when its message got through.
         if !facts.violations.is_empty() {
             reasons.push(format!("protocol violation: {}", facts.violations.join(", ")));
         }
-        if !unexplained.is_empty() {
-            let list: Vec<String> = unexplained.iter().map(count_text).collect();
+        if !unexplained.0.is_empty() {
             reasons.push(format!(
                 "failed commands with no reject logged (syntax errors or commands out of sequence): {}",
-                list.join(" ")
+                unexplained.text(true)
             ));
         }
         if probes_used {

@@ -608,26 +608,24 @@ impl ReportBuilder {
         // The verdict is shared (an `Arc`) only when it is kept: as the
         // client's first of its class, or in an example. Most sessions'
         // verdicts are only counted, and wrapping each cost an allocation.
-        let verdict = s.verdict.take();
-        let mut kept = None;
-        if let Some(v) = verdict {
-            match c.verdicts.iter_mut().find(|x| x.class == v.class) {
-                Some(x) => {
-                    x.count += 1;
-                    kept = Some(Err(v));
-                }
+        let mut verdict = s.verdict.take();
+        let mut first_of_class = None;
+        if let Some(class) = verdict.as_ref().map(|v| v.class) {
+            match c.verdicts.iter_mut().find(|x| x.class == class) {
+                Some(x) => x.count += 1,
                 None => {
-                    let v = Arc::new(v);
+                    let v = Arc::new(verdict.take().expect("the verdict is there"));
                     c.verdicts.push(VerdictAgg {
-                        class: v.class,
+                        class,
                         count: 1,
                         verdict: Arc::clone(&v),
                     });
-                    kept = Some(Ok(v));
+                    first_of_class = Some(v);
                 }
             }
         }
-        let verdict = move || kept.map(|k| k.unwrap_or_else(Arc::new));
+        // An example's verdict: the one just kept, or this session's.
+        let verdict = move || first_of_class.or_else(|| verdict.map(Arc::new));
         let room = c.patterns.len() < limits.max_patterns;
         let takes_example = |count: u64| limits.max_examples > 0 && count > self.example_floor;
         let hash = self.pattern_hasher.hash_one(&s.pattern);

@@ -267,15 +267,14 @@ fn close(mut open: Open) -> SessionSummary {
     s.pattern.push_unit(unit);
     // Statistics (Postfix >= 3.0) say more than the lines when there is no trace.
     if let Some(stats) = s.verdict.as_ref().and_then(|v| v.commands.as_ref()) {
-        let get = |verb: &str| stats.0.iter().find(|s| s.0 == verb).map(|s| (s.1, s.2));
-        if let Some((ok, total)) = get("auth") {
+        if let Some((ok, total)) = stats.get("auth") {
             s.auth_attempts = s.auth_attempts.max(total);
             s.auth_successes = s.auth_successes.max(ok);
         }
-        if let Some((_, total)) = get("mail") {
+        if let Some((_, total)) = stats.get("mail") {
             s.mail = s.mail.max(total);
         }
-        if let Some((ok, total)) = get("rcpt") {
+        if let Some((ok, total)) = stats.get("rcpt") {
             s.rcpt = s.rcpt.max(total);
             s.rcpt_rejected = s.rcpt_rejected.max(total - ok.min(total));
             s.reached_rcpt |= total > 0;
@@ -283,8 +282,8 @@ fn close(mut open: Open) -> SessionSummary {
         // Counted as the verdict counts them. Without this a session whose
         // `QID: client=` line is missing (a filtered or cut log) was
         // mail_accepted in its verdict and "got nothing" in the report.
-        let data = get("data").map(|(ok, _)| ok);
-        let bdat = get("bdat").map_or(0, |(ok, _)| ok);
+        let data = stats.get("data").map(|(ok, _)| ok);
+        let bdat = stats.get("bdat").map_or(0, |(ok, _)| ok);
         if let Some(accepted) = crate::verdict::accepted_by_counts(data, bdat, s.queued) {
             s.queued = accepted;
         }

@@ -263,11 +263,10 @@ fn group_line(g: &ClientGroup) -> String {
 /// legitimate traffic, one for the rest; or every client's detail when
 /// they all fit.
 pub fn render_overview(r: &Report) -> String {
-    let mut lines = vec![header(r)];
     if r.clients.is_empty() {
-        lines.push("no sessions".to_owned());
-        return finish(lines);
+        return render_empty(r, "");
     }
+    let mut lines = vec![header(r)];
     let o = &r.overview;
     if o.details {
         for c in &r.clients {
@@ -321,9 +320,16 @@ pub fn render_overview(r: &Report) -> String {
     finish(lines)
 }
 
+/// A report without clients: its header (the lines were read) and
+/// `no sessions`, followed by `note` (what the filters kept, e.g. ` for
+/// client 192.0.2.1`), as the page shows it.
+pub fn render_empty(r: &Report, note: &str) -> String {
+    finish(vec![header(r), format!("no sessions{note}")])
+}
+
 /// The report's first line: time span, lines, sessions, clients, the share
-/// of suspicious sessions. Every rendering starts with it, an empty report too.
-pub fn header(r: &Report) -> String {
+/// of suspicious sessions.
+fn header(r: &Report) -> String {
     let pct = (r.suspicious_sessions * 100).checked_div(r.sessions).unwrap_or(0);
     let when = match (&r.first_seen, &r.last_seen) {
         (Some(a), Some(b)) => format!(
@@ -347,10 +353,10 @@ pub fn header(r: &Report) -> String {
 
 /// The details of the given clients, one after the other.
 pub fn render_clients(r: &Report) -> String {
-    let mut lines = vec![header(r)];
     if r.clients.is_empty() {
-        lines.push("no sessions".to_owned());
+        return render_empty(r, "");
     }
+    let mut lines = vec![header(r)];
     for c in &r.clients {
         lines.push(String::new());
         lines.extend(client_detail(c));
