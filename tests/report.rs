@@ -33,6 +33,25 @@ fn report(log: &str, filter: ReportFilter) -> Report {
 
 const PROBE: &str = "72.38.252.2";
 
+/// The CLI moves each event into the report (`push_owned`, so a verdict is
+/// not copied); the JS module lends it (`push`). Both must give one report.
+#[test]
+fn moving_events_in_gives_the_report_lending_them_gives() {
+    let log = day();
+    let lent = report(&log, ReportFilter::default());
+    let mut e = Enricher::new(test_config(2026));
+    let mut b = ReportBuilder::new(ReportLimits::default(), ReportFilter::default());
+    for line in log.lines() {
+        b.push_owned(e.enrich(line.as_bytes()));
+    }
+    let moved = b.finish();
+    assert!(lent.sessions > 500 && lent.unfinished_sessions < lent.sessions / 10);
+    assert_eq!(
+        serde_json::to_string(&moved).unwrap(),
+        serde_json::to_string(&lent).unwrap()
+    );
+}
+
 #[test]
 fn the_day_overview_fits_one_screen_and_leads_with_the_probe() {
     let log = day();
@@ -84,7 +103,7 @@ fn the_probes_detail_names_its_pattern_cadence_and_conclusion() {
     }
     assert_eq!(c.patterns.len(), 1, "{:#?}", c.patterns);
     assert_eq!(
-        c.patterns[0].pattern,
+        &*c.patterns[0].pattern,
         "EHLO User → 250 (offers STARTTLS, AUTH PLAIN) → QUIT → 221"
     );
     let out = text::render_clients(&r);

@@ -298,7 +298,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// Opens every input before reading any, so a typo fails before output starts.
 /// Enriches every line of `inputs` in order and hands each Event to `f`:
 /// the reading loop `explain` and `what-if` share.
-fn enrich_each(inputs: Vec<Input>, enricher: &mut Enricher, mut f: impl FnMut(&Event<'_>)) -> Result<()> {
+fn enrich_each(inputs: Vec<Input>, enricher: &mut Enricher, mut f: impl FnMut(Event<'_>)) -> Result<()> {
     let mut buf = Vec::with_capacity(4096);
     for mut input in inputs {
         while input
@@ -306,7 +306,7 @@ fn enrich_each(inputs: Vec<Input>, enricher: &mut Enricher, mut f: impl FnMut(&E
             .with_context(|| format!("reading {}", input.name))?
             > 0
         {
-            f(&enricher.enrich(&buf));
+            f(enricher.enrich(&buf));
         }
     }
     Ok(())
@@ -507,8 +507,8 @@ fn explain(args: ExplainArgs) -> Result<()> {
     let mut builder = ReportBuilder::new(ReportLimits::default(), filter.clone());
     let mut explainer = args.sessions.then(Explainer::new);
     enrich_each(inputs, &mut enricher, |ev| match &mut explainer {
-        Some(x) => x.push(ev),
-        None => builder.push(ev),
+        Some(x) => x.push(&ev),
+        None => builder.push_owned(ev),
     })?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -590,8 +590,8 @@ fn what_if(args: WhatIfArgs) -> Result<()> {
     };
     let mut replay = whatif::WhatIf::new(restrictions, options);
     enrich_each(inputs, &mut enricher, |ev| {
-        replay.observe(ev);
-        tracker.push(ev, &mut |s| replay.fold(&s))
+        replay.observe(&ev);
+        tracker.push_owned(ev, &mut |s| replay.fold(&s))
     })?;
     tracker.finish(&mut |s| replay.fold(&s));
     let answer = replay.finish();

@@ -64,7 +64,7 @@ fn generate(from: u64, to: u64, clients: u64, buf: &mut String) {
 
 /// Feeds the sessions' lines to `sink`, enriched; returns the lines fed and
 /// the seconds spent enriching and in `sink` (generation not counted).
-fn feed(sessions: u64, clients: u64, mut sink: impl FnMut(&postfix_enrich_core::Event<'_>)) -> (u64, f64) {
+fn feed(sessions: u64, clients: u64, mut sink: impl FnMut(postfix_enrich_core::Event<'_>)) -> (u64, f64) {
     let mut enricher = Enricher::new(Config::default());
     let mut buf = String::with_capacity(2_000_000);
     let mut lines = 0u64;
@@ -75,7 +75,7 @@ fn feed(sessions: u64, clients: u64, mut sink: impl FnMut(&postfix_enrich_core::
         generate(from, to, clients, &mut buf);
         let started = Instant::now();
         for line in buf.lines() {
-            sink(&enricher.enrich(line.as_bytes()));
+            sink(enricher.enrich(line.as_bytes()));
             lines += 1;
         }
         seconds += started.elapsed().as_secs_f64();
@@ -91,10 +91,10 @@ fn main() {
     // The same lines through the enrichment alone first (it keeps a few
     // MiB), so that the report builder's share of the time is a number.
     let (lines, enrich_only) = feed(sessions, clients, |ev| {
-        std::hint::black_box(ev);
+        std::hint::black_box(&ev);
     });
     let mut builder = ReportBuilder::new(ReportLimits::default(), ReportFilter::default());
-    let (_, fed) = feed(sessions, clients, |ev| builder.push(ev));
+    let (_, fed) = feed(sessions, clients, |ev| builder.push_owned(ev));
     let started = Instant::now();
     let report = builder.finish();
     let total = fed + started.elapsed().as_secs_f64();

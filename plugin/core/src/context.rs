@@ -488,7 +488,11 @@ impl Context {
         };
         let wkey = session.client_ip.as_deref().map(|ip| hash(&[ip.as_bytes()]));
         if let Some(wkey) = wkey {
-            if self.clients.get(wkey).is_none() {
+            // An empty window counts as no window, so one is made only to
+            // hold something: most sessions (a legitimate client's) add
+            // nothing, and inserting then expiring their windows showed in
+            // profiles.
+            if attempts > 0 && self.clients.get(wkey).is_none() {
                 self.clients.insert(wkey, ClientWindow::default(), now);
             }
             let horizon = now - self.limits.window_seconds;
@@ -508,8 +512,11 @@ impl Context {
             }
         }
         let mut probe = verdict::classify(facts, window, &self.verdicts);
-        if probe.suspicious {
-            if let Some(w) = wkey.and_then(|k| self.clients.get_mut(k, now)) {
+        if let (true, Some(wkey)) = (probe.suspicious, wkey) {
+            if self.clients.get(wkey).is_none() {
+                self.clients.insert(wkey, ClientWindow::default(), now);
+            }
+            if let Some(w) = self.clients.get_mut(wkey, now) {
                 bounded_push(&mut w.probes, now);
             }
         }

@@ -399,23 +399,8 @@ fn civil_from_days(z: i64) -> (i32, u8, u8) {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )?;
-        if self.frac_digits > 0 {
-            let digits = self.frac_digits as u32;
-            let frac = self.nanos / 10u32.pow(9 - digits);
-            write!(f, ".{:0width$}", frac, width = digits as usize)?;
-        }
-        if self.offset_minutes == 0 {
-            f.write_str("Z")
-        } else {
-            let sign = if self.offset_minutes < 0 { '-' } else { '+' };
-            let off = self.offset_minutes.unsigned_abs();
-            write!(f, "{}{:02}:{:02}", sign, off / 60, off % 60)
-        }
+        let mut buf = [0u8; 40];
+        f.write_str(self.write_rfc3339(&mut buf))
     }
 }
 

@@ -3,6 +3,8 @@
 //! that made it. The same function serves the stateful context and the
 //! stateless path (a Postfix ≥ 3.0 `disconnect from` line alone).
 
+use std::borrow::Cow;
+
 use crate::event::{Confidence, Evidence, Probe, Stats, VerdictClass};
 use crate::message::{DisconnectStats, EndReason};
 
@@ -684,7 +686,7 @@ fn end_words(r: EndReason) -> &'static str {
 }
 
 /// The reasons that describe a session's failed AUTH commands, guesses first.
-fn auth_reasons(facts: &SessionFacts, auth: &AuthOutcome, reasons: &mut Vec<String>) {
+fn auth_reasons(facts: &SessionFacts, auth: &AuthOutcome, reasons: &mut Reasons) {
     let mechs = if facts.sasl_methods.is_empty() {
         String::new()
     } else {
@@ -729,10 +731,20 @@ fn auth_reasons(facts: &SessionFacts, auth: &AuthOutcome, reasons: &mut Vec<Stri
     }
 }
 
+/// A verdict's reasons: fixed wordings borrowed, the rest formatted.
+#[derive(Default)]
+struct Reasons(Vec<Cow<'static, str>>);
+
+impl Reasons {
+    fn push(&mut self, reason: impl Into<Cow<'static, str>>) {
+        self.0.push(reason.into());
+    }
+}
+
 /// Applies the rules to a finished session.
 pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig) -> Probe {
     use VerdictClass::*;
-    let mut reasons: Vec<String> = Vec::new();
+    let mut reasons = Reasons::default();
     let evidence = if facts.traced || !facts.trace.is_empty() {
         Evidence::Trace
     } else if facts.stats.is_some() {
@@ -827,7 +839,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
             ));
         }
         if probes_used {
-            reasons.push("VRFY/EXPN tried, none answered and no reject logged".into());
+            reasons.push("VRFY/EXPN tried, none answered and no reject logged");
         }
         if accepted > 0 {
             reasons.push(format!(
@@ -855,20 +867,20 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         ));
         NonSmtp
     } else if auth_ok {
-        reasons.push("AUTH succeeded but no mail was sent".into());
+        reasons.push("AUTH succeeded but no mail was sent");
         AuthenticatedIdle
     } else if facts.postscreen_pass {
-        reasons.push("postscreen passed the client to smtpd".into());
+        reasons.push("postscreen passed the client to smtpd");
         PostscreenPass
     } else if timed_out {
         let stage = facts.end.as_ref().map_or("", |e| e.1.as_str());
         reasons.push(format!("timeout after {stage}"));
         match stage {
-            "CONNECT" => reasons.push("the client sent no command before the server's timeout".into()),
+            "CONNECT" => reasons.push("the client sent no command before the server's timeout"),
             "AUTH" if facts.sasl.total() == 0 => {
-                reasons.push("the client never finished the AUTH exchange (no SASL failure logged)".into());
+                reasons.push("the client never finished the AUTH exchange (no SASL failure logged)");
             }
-            "DATA" | "BDAT" => reasons.push("the message content stalled until the server's timeout".into()),
+            "DATA" | "BDAT" => reasons.push("the message content stalled until the server's timeout"),
             "" => {}
             _ => reasons.push(format!(
                 "the client sent nothing after {stage} until the server's timeout"
@@ -879,7 +891,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         && facts.total("starttls") > 0
         && !facts.verbs_beyond(&["ehlo", "helo", "starttls", "quit", "rset", "noop"])
     {
-        reasons.push("EHLO, STARTTLS, then nothing but EHLO/QUIT".into());
+        reasons.push("EHLO, STARTTLS, then nothing but EHLO/QUIT");
         StarttlsProbe
     } else if knows
         && (facts.total("ehlo") > 0 || facts.total("helo") > 0)
@@ -895,7 +907,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
             "then ended without QUIT"
         };
         reasons.push(format!("only {verb}{name} {then}"));
-        reasons.push("never tried AUTH or MAIL".into());
+        reasons.push("never tried AUTH or MAIL");
         if verb == "EHLO" {
             EhloQuitProbe
         } else {
@@ -910,7 +922,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     } else if (knows && facts.total("commands") == 0 && facts.trace.is_empty())
         || matches!(&facts.end, Some((EndReason::LostConnection, st)) if st == "CONNECT")
     {
-        reasons.push("no SMTP command at all".into());
+        reasons.push("no SMTP command at all");
         if !knows {
             confidence = Confidence::Medium;
         }
@@ -932,7 +944,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         Aborted
     } else {
         if !knows {
-            reasons.push("no command statistics (Postfix < 3.0) and no verbose trace".into());
+            reasons.push("no command statistics (Postfix < 3.0) and no verbose trace");
             confidence = Confidence::Low;
         }
         Unknown
@@ -945,9 +957,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         reasons.push(format!("session ended: {e}"));
     }
     if facts.start_unseen {
-        reasons.push(
-            "the session's start was not seen (no connect from): earlier lines may hold stronger evidence".into(),
-        );
+        reasons.push("the session's start was not seen (no connect from): earlier lines may hold stronger evidence");
         confidence = Confidence::Low;
     }
     if let Some(stats) = &commands {
@@ -971,7 +981,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
             reasons.push(format!("server offered {offered}; client never tried AUTH"));
         }
     } else if facts.offered_starttls && facts.total("starttls") == 0 {
-        reasons.push("server offered STARTTLS; client did not use it".into());
+        reasons.push("server offered STARTTLS; client did not use it");
     }
     let suspicious = is_suspicious(class);
     if suspicious && window.probe_sessions >= cfg.repeated_probes {
@@ -983,7 +993,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     Probe {
         class,
         suspicious,
-        reasons,
+        reasons: reasons.0,
         confidence,
         evidence,
         flags: facts.flags(),

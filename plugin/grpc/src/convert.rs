@@ -182,7 +182,7 @@ pub fn event(ev: &Event<'_>) -> pb::Event {
         probe: ev.probe.as_ref().map(|pr| pb::Probe {
             class: s(pr.class.as_str()),
             suspicious: pr.suspicious,
-            reasons: pr.reasons.clone(),
+            reasons: pr.reasons.iter().map(|r| r.to_string()).collect(),
             confidence: s(pr.confidence.as_str()),
             evidence: s(pr.evidence.as_str()),
             flags: pr.flags.iter().map(|f| s(f)).collect(),

@@ -22,12 +22,13 @@ impl<'a> Peer<'a> {
 
 /// Parses a peer label at the start of `s`; returns it and the rest after it.
 pub fn peer(s: &str) -> Option<(Peer<'_>, &str)> {
-    let open = s.find('[')?;
+    let b = s.as_bytes();
+    let open = memchr::memchr(b'[', b)?;
     let name = &s[..open];
-    if name.contains(' ') {
+    if memchr::memchr(b' ', name.as_bytes()).is_some() {
         return None;
     }
-    let close = open + s[open..].find(']')?;
+    let close = open + memchr::memchr(b']', &b[open..])?;
     let addr = &s[open + 1..close];
     let mut rest = &s[close + 1..];
     let mut port = None;

@@ -374,7 +374,10 @@ pub struct PatternReport {
     /// Sessions with this shape.
     pub count: u64,
     /// The shape: commands and reply codes in order, and how the session ended.
-    pub pattern: String,
+    // Shared: the clients of a flood mostly have the same few shapes, and a
+    // copy per client was a string per pattern per client.
+    #[schemars(with = "String")]
+    pub pattern: Arc<str>,
     /// A session of this shape (the first one, unless the report's example
     /// budget went to more frequent patterns for a while); absent when it
     /// still goes to them.
@@ -519,8 +522,24 @@ impl ReportBuilder {
 
     /// Reads one event (every line's event, so the line count is right).
     pub fn push(&mut self, ev: &Event<'_>) {
+        self.read(ev.timestamp, |tracker, done| tracker.push(ev, done));
+    }
+
+    /// [`ReportBuilder::push`] for a caller done with the event (the CLI):
+    /// the session's verdict moves into the report instead of being copied.
+    pub fn push_owned(&mut self, ev: Event<'_>) {
+        self.read(ev.timestamp, |tracker, done| tracker.push_owned(ev, done));
+    }
+
+    /// Counts a line at `time`, lets `track` give it to the tracker, and
+    /// folds the sessions that finished.
+    fn read(
+        &mut self,
+        time: Option<Timestamp>,
+        track: impl FnOnce(&mut SessionTracker, &mut dyn FnMut(SessionSummary)),
+    ) {
         self.lines += 1;
-        if let Some(t) = ev.timestamp {
+        if let Some(t) = time {
             if self.first.is_none() {
                 self.first = Some(t);
             }
@@ -528,7 +547,7 @@ impl ReportBuilder {
         }
         let mut finished = None;
         let mut extra = Vec::new();
-        self.tracker.push(ev, &mut |s| {
+        track(&mut self.tracker, &mut |s| {
             if finished.is_none() {
                 finished = Some(s);
             } else {
@@ -614,7 +633,7 @@ impl ReportBuilder {
             match c.verdicts.iter_mut().find(|x| x.class == class) {
                 Some(x) => x.count += 1,
                 None => {
-                    let v = Arc::new(verdict.take().expect("the verdict is there"));
+                    let v = kept(verdict.take().expect("the verdict is there"));
                     c.verdicts.push(VerdictAgg {
                         class,
                         count: 1,
@@ -625,7 +644,7 @@ impl ReportBuilder {
             }
         }
         // An example's verdict: the one just kept, or this session's.
-        let verdict = move || first_of_class.or_else(|| verdict.map(Arc::new));
+        let verdict = move || first_of_class.or_else(|| verdict.map(kept));
         let room = c.patterns.len() < limits.max_patterns;
         let takes_example = |count: u64| limits.max_examples > 0 && count > self.example_floor;
         let hash = self.pattern_hasher.hash_one(&s.pattern);
@@ -798,6 +817,15 @@ fn example_of(s: &mut SessionSummary, verdict: Option<Arc<Probe>>) -> Example {
     }
 }
 
+/// A verdict the report keeps, as a tight copy. The verdict arrives with
+/// the slack its reasons were built with (`format!` guesses generously, a
+/// vector doubles); a report of 100,000 clients keeps hundreds of thousands
+/// of verdicts, and moving them in as built raised its peak by a tenth.
+/// Copying only those kept is cheaper than the tracker copying every one.
+fn kept(verdict: Probe) -> Arc<Probe> {
+    Arc::new(verdict.clone())
+}
+
 /// The shared copy of a pattern, while there are not too many distinct ones.
 fn share(shared: &mut HashSet<Arc<Pattern>, FastHash>, pattern: Pattern) -> Arc<Pattern> {
     if let Some(p) = shared.get(&pattern) {
@@ -838,7 +866,7 @@ fn rank(c: &ClientReport) -> u64 {
 /// Each shared pattern's text, rendered once for all the clients that show
 /// it. Keyed by the shared copy's address; the entry holds the copy, so the
 /// address cannot be reused while the map lives.
-type RenderedPatterns = HashMap<*const Pattern, (Arc<Pattern>, String), FastHash>;
+type RenderedPatterns = HashMap<*const Pattern, (Arc<Pattern>, Arc<str>), FastHash>;
 
 fn client_report(address: String, c: ClientAgg, rendered: &mut RenderedPatterns) -> ClientReport {
     let mut patterns: Vec<PatternReport> = c
@@ -848,7 +876,7 @@ fn client_report(address: String, c: ClientAgg, rendered: &mut RenderedPatterns)
             count: p.count,
             pattern: rendered
                 .entry(Arc::as_ptr(&p.pattern))
-                .or_insert_with(|| (Arc::clone(&p.pattern), p.pattern.render()))
+                .or_insert_with(|| (Arc::clone(&p.pattern), p.pattern.render().into()))
                 .1
                 .clone(),
             example: p.example.map(Example::report),

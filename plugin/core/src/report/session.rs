@@ -170,7 +170,20 @@ impl SessionTracker {
 
     /// Reads one event; calls `done` for each session it finishes (its own
     /// when the event carries the verdict, the oldest when the cap is hit).
-    pub fn push(&mut self, ev: &Event<'_>, done: &mut impl FnMut(SessionSummary)) {
+    pub fn push(&mut self, ev: &Event<'_>, done: &mut (impl FnMut(SessionSummary) + ?Sized)) {
+        self.track(ev, ev.probe.clone(), done);
+    }
+
+    /// [`SessionTracker::push`] for a caller done with the event: its
+    /// verdict moves into the summary instead of being copied (a copy is
+    /// five allocations, once per session).
+    pub fn push_owned(&mut self, mut ev: Event<'_>, done: &mut (impl FnMut(SessionSummary) + ?Sized)) {
+        let verdict = ev.probe.take();
+        self.track(&ev, verdict, done);
+    }
+
+    /// `verdict` is the event's own (`ev.probe` may have been taken).
+    fn track(&mut self, ev: &Event<'_>, verdict: Option<Probe>, done: &mut (impl FnMut(SessionSummary) + ?Sized)) {
         let Some(id) = ev.postfix.session_id else {
             return;
         };
@@ -191,8 +204,8 @@ impl SessionTracker {
             return;
         };
         observe(open, ev, self.example_steps);
-        if let Some(p) = &ev.probe {
-            open.summary.verdict = Some(p.clone());
+        if verdict.is_some() {
+            open.summary.verdict = verdict;
             if let Some(open) = self.open.remove(&id.0) {
                 done(close(open));
             }
@@ -208,7 +221,7 @@ impl SessionTracker {
         id: SessionId,
         daemon: &'static str,
         ev: &Event<'_>,
-        done: &mut impl FnMut(SessionSummary),
+        done: &mut (impl FnMut(SessionSummary) + ?Sized),
     ) {
         while self.open.len() >= self.cap {
             let Some((k, o)) = self.order.pop_front() else {
@@ -249,7 +262,7 @@ impl SessionTracker {
     }
 
     /// Hands on every session still open (the input ended), oldest first.
-    pub fn finish(&mut self, done: &mut impl FnMut(SessionSummary)) {
+    pub fn finish(&mut self, done: &mut (impl FnMut(SessionSummary) + ?Sized)) {
         let mut rest: Vec<Open> = self.open.drain().map(|(_, o)| o).collect();
         rest.sort_by_key(|o| o.order);
         self.order.clear();
