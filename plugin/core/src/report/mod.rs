@@ -527,8 +527,11 @@ impl ReportBuilder {
 
     /// [`ReportBuilder::push`] for a caller done with the event (the CLI):
     /// the session's verdict moves into the report instead of being copied.
-    pub fn push_owned(&mut self, ev: Event<'_>) {
-        self.read(ev.timestamp, |tracker, done| tracker.push_owned(ev, done));
+    pub fn push_owned(&mut self, mut ev: Event<'_>) {
+        // The verdict is taken here, so the event itself (over a kilobyte)
+        // is lent onwards, not moved through the closures.
+        let verdict = ev.probe.take();
+        self.read(ev.timestamp, |tracker, done| tracker.track(&ev, verdict, done));
     }
 
     /// Counts a line at `time`, lets `track` give it to the tracker, and

@@ -183,7 +183,12 @@ impl SessionTracker {
     }
 
     /// `verdict` is the event's own (`ev.probe` may have been taken).
-    fn track(&mut self, ev: &Event<'_>, verdict: Option<Probe>, done: &mut (impl FnMut(SessionSummary) + ?Sized)) {
+    pub(crate) fn track(
+        &mut self,
+        ev: &Event<'_>,
+        verdict: Option<Probe>,
+        done: &mut (impl FnMut(SessionSummary) + ?Sized),
+    ) {
         let Some(id) = ev.postfix.session_id else {
             return;
         };
