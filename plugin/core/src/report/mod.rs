@@ -565,7 +565,14 @@ impl ReportBuilder {
     /// Folds one finished session (from this builder's tracker, or from a
     /// caller that tracks sessions itself).
     pub fn fold(&mut self, mut s: SessionSummary) {
-        if !self.filter.admits(&s) {
+        self.fold_summary(&mut s);
+        // What the report did not keep of it (the timeline's and the
+        // pattern's vectors, the address) serves the next session.
+        self.tracker.recycle(s);
+    }
+
+    fn fold_summary(&mut self, s: &mut SessionSummary) {
+        if !self.filter.admits(s) {
             return;
         }
         self.sessions += 1;
@@ -659,14 +666,14 @@ impl ReportBuilder {
             Some(p) => {
                 p.count += 1;
                 if p.example.is_none() && takes_example(p.count) {
-                    p.example = Some(example_of(&mut s, verdict()));
+                    p.example = Some(example_of(s, verdict()));
                     self.examples += 1;
                 }
             }
             None if room => {
-                let example = takes_example(1).then(|| example_of(&mut s, verdict()));
+                let example = takes_example(1).then(|| example_of(s, verdict()));
                 self.examples += example.is_some() as usize;
-                let pattern = share(&mut self.shared_patterns, std::mem::take(&mut s.pattern));
+                let pattern = share(&mut self.shared_patterns, &mut s.pattern);
                 c.patterns.push(PatternAgg {
                     hash,
                     pattern,
@@ -807,14 +814,17 @@ fn push_capped(list: &mut Vec<String>, item: &str, cap: usize) {
     }
 }
 
-/// The session as its pattern's example (its steps and name moved, not copied).
+/// The session as its pattern's example (its steps moved, not copied, in
+/// a vector no larger than they are: it may be a recycled one).
 fn example_of(s: &mut SessionSummary, verdict: Option<Arc<Probe>>) -> Example {
+    let mut steps = std::mem::take(&mut s.steps);
+    steps.shrink_to_fit();
     Example {
         id: s.id,
         daemon: s.daemon,
         pid: s.pid,
         start: s.start,
-        steps: std::mem::take(&mut s.steps),
+        steps,
         steps_omitted: s.steps_omitted,
         verdict,
     }
@@ -830,11 +840,14 @@ fn kept(verdict: Probe) -> Arc<Probe> {
 }
 
 /// The shared copy of a pattern, while there are not too many distinct ones.
-fn share(shared: &mut HashSet<Arc<Pattern>, FastHash>, pattern: Pattern) -> Arc<Pattern> {
-    if let Some(p) = shared.get(&pattern) {
+/// A pattern it keeps is taken out of `pattern`, tight (the session's
+/// vector is a recycled one, sized for the longest session it served);
+/// one it shares is left there for the tracker to reuse.
+fn share(shared: &mut HashSet<Arc<Pattern>, FastHash>, pattern: &mut Pattern) -> Arc<Pattern> {
+    if let Some(p) = shared.get(pattern) {
         return Arc::clone(p);
     }
-    let p = Arc::new(pattern);
+    let p = Arc::new(pattern.take_tight());
     if shared.len() < MAX_SHARED_PATTERNS {
         shared.insert(Arc::clone(&p));
     }
