@@ -10,6 +10,7 @@
 //! ```text
 //! cargo run --release -p postfix-enrich-core --example report_flood                  # 1,000,000 sessions, 100,000 clients
 //! cargo run --release -p postfix-enrich-core --example report_flood -- 200000 20000
+//! cargo run --release -p postfix-enrich-core --example report_flood -- --print > /tmp/flood.log  # the lines, for the CLI
 //! ```
 
 use std::time::Instant;
@@ -88,6 +89,18 @@ fn main() {
     let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let sessions = args.first().copied().unwrap_or(1_000_000);
     let clients = args.get(1).copied().unwrap_or(100_000).max(1);
+    if std::env::args().any(|a| a == "--print") {
+        // The same lines for `postfix-enrich explain`, which adds reading
+        // and printing to what is timed here.
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut buf = String::new();
+        for from in (0..sessions).step_by(CHUNK as usize) {
+            generate(from, (from + CHUNK).min(sessions), clients, &mut buf);
+            out.write_all(buf.as_bytes()).expect("stdout");
+        }
+        return;
+    }
     // The same lines through the enrichment alone first (it keeps a few
     // MiB), so that the report builder's share of the time is a number.
     let (lines, enrich_only) = feed(sessions, clients, |ev| {
