@@ -547,3 +547,49 @@ fn stateless_verdicts_say_they_saw_only_the_end() {
     assert_eq!(probe.confidence, postfix_enrich_core::event::Confidence::Low);
     assert!(probe.reasons.iter().any(|r| r.contains("start was not seen")));
 }
+
+/// One address's EHLO/QUIT probes within the window: the third says it is
+/// repeated (the default threshold), and with a threshold of 1 the first
+/// already does, although no earlier session left the address a window.
+#[test]
+fn repeated_probes_from_one_address_are_counted_from_the_first() {
+    let probes: Vec<String> = (0..3)
+        .flat_map(|i| {
+            let pid = 300 + i;
+            [
+                format!("Nov 26 10:0{i}:00 mail postfix/smtpd[{pid}]: connect from unknown[198.51.100.23]"),
+                format!("Nov 26 10:0{i}:01 mail postfix/smtpd[{pid}]: disconnect from unknown[198.51.100.23] ehlo=1 quit=1 commands=2"),
+            ]
+        })
+        .collect();
+    let repeated = |v: &Value| {
+        v["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .filter_map(|r| r.as_str())
+            .find(|r| r.starts_with("repeated: "))
+            .map(str::to_owned)
+    };
+    let v = verdicts(&probes);
+    assert_eq!(v.len(), 3);
+    assert!(v.iter().all(|v| class(v) == "ehlo_quit_probe"), "{v:#?}");
+    assert_eq!(repeated(&v[0]), None);
+    assert_eq!(repeated(&v[1]), None);
+    assert_eq!(
+        repeated(&v[2]).as_deref(),
+        Some("repeated: 3 suspicious sessions from this address within 600s")
+    );
+
+    let mut config = test_config(2026);
+    config.verdicts.repeated_probes = 1;
+    let input: Vec<Vec<u8>> = probes[..2].iter().map(|l| l.as_bytes().to_vec()).collect();
+    let first = postfix_enrich_tests::enrich_all(&input, config)
+        .into_iter()
+        .find_map(|e| e.get("probe").cloned())
+        .expect("the first session's verdict");
+    assert_eq!(
+        repeated(&first).as_deref(),
+        Some("repeated: 1 suspicious sessions from this address within 600s")
+    );
+}

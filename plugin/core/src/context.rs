@@ -488,6 +488,8 @@ impl Context {
         };
         let wkey = session.client_ip.as_deref().map(|ip| hash(&[ip.as_bytes()]));
         if let Some(wkey) = wkey {
+            // This session, whether or not the address has a window yet.
+            window.probe_sessions = 1;
             // An empty window counts as no window, so one is made only to
             // hold something: most sessions (a legitimate client's) add
             // nothing, and inserting then expiring their windows showed in
