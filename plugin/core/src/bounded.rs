@@ -63,6 +63,18 @@ impl<V> BoundedMap<V> {
         Some(&mut e.value)
     }
 
+    /// The value for `key`, inserting `make()` first when there is none
+    /// (evicting as [`BoundedMap::insert`] does), marked seen at `now`.
+    pub fn get_or_insert_with(&mut self, key: u64, now: i64, make: impl FnOnce() -> V) -> &mut V {
+        if !self.map.contains_key(&key) {
+            self.insert(key, make(), now);
+        }
+        // insert evicts the oldest entries first, never the one it added.
+        let e = self.map.get_mut(&key).expect("the entry was just inserted");
+        e.last_seen = e.last_seen.max(now);
+        &mut e.value
+    }
+
     /// The value for `key` without touching it.
     pub fn get(&self, key: u64) -> Option<&V> {
         self.map.get(&key).map(|e| &e.value)
@@ -181,6 +193,19 @@ mod tests {
         assert!(m.get(1).is_none() && m.get(2).is_none() && m.get(3).is_none());
         assert_eq!(m.stats().expired, 3);
         assert!(m.get(4).is_some());
+    }
+
+    #[test]
+    fn get_or_insert_with_makes_a_value_only_when_there_is_none() {
+        let mut m = BoundedMap::new(2, 1000);
+        *m.get_or_insert_with(1, 0, || 10) += 1;
+        *m.get_or_insert_with(1, 5, || 100) += 1;
+        assert_eq!(m.get(1), Some(&12));
+        // At the cap, the new key pushes out the oldest, not itself.
+        m.get_or_insert_with(2, 6, || 20);
+        assert_eq!(*m.get_or_insert_with(3, 7, || 30), 30);
+        assert!(m.get(1).is_none() && m.get(2) == Some(&20));
+        assert_eq!(m.stats().evicted, 1);
     }
 
     #[test]

@@ -494,11 +494,13 @@ impl Context {
             // hold something: most sessions (a legitimate client's) add
             // nothing, and inserting then expiring their windows showed in
             // profiles.
-            if attempts > 0 && self.clients.get(wkey).is_none() {
-                self.clients.insert(wkey, ClientWindow::default(), now);
-            }
+            let w = if attempts > 0 {
+                Some(self.clients.get_or_insert_with(wkey, now, ClientWindow::default))
+            } else {
+                self.clients.get_mut(wkey, now)
+            };
             let horizon = now - self.limits.window_seconds;
-            if let Some(w) = self.clients.get_mut(wkey, now) {
+            if let Some(w) = w {
                 while w.auth_failed.front().is_some_and(|&(t, _)| t < horizon) {
                     w.auth_failed.pop_front();
                 }
@@ -515,12 +517,8 @@ impl Context {
         }
         let mut probe = verdict::classify(facts, window, &self.verdicts);
         if let (true, Some(wkey)) = (probe.suspicious, wkey) {
-            if self.clients.get(wkey).is_none() {
-                self.clients.insert(wkey, ClientWindow::default(), now);
-            }
-            if let Some(w) = self.clients.get_mut(wkey, now) {
-                bounded_push(&mut w.probes, now);
-            }
+            let w = self.clients.get_or_insert_with(wkey, now, ClientWindow::default);
+            bounded_push(&mut w.probes, now);
         }
         // A session opened mid-way has no known start.
         probe.duration = (!facts.start_unseen).then(|| now - session.started);

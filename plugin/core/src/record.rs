@@ -287,22 +287,16 @@ impl Records {
     /// a message can begin with (`entry`: cleanup writing it, or the bounce
     /// daemon announcing a notice).
     fn get_or_open(&mut self, k: u64, qid: &str, entry: bool, stamp: Option<Timestamp>, now: i64) -> &mut Open {
-        if self.open.get(k).is_none() {
-            if let Some(m) = self.abandoned.remove(k) {
-                self.open.insert(k, m, now);
-            }
-        }
-        if self.open.get(k).is_none() {
-            let m = Open {
+        let abandoned = &mut self.abandoned;
+        let m = self.open.get_or_insert_with(k, now, || {
+            abandoned.remove(k).unwrap_or_else(|| Open {
                 queue_id: boxed(qid),
                 origin: if entry { "other" } else { "unknown" },
                 first_seen: stamp,
                 gaps: if entry { 0 } else { ENTRY_NOT_SEEN },
                 ..Open::default()
-            };
-            self.open.insert(k, m, now);
-        }
-        let m = self.open.get_mut(k, now).expect("inserted above");
+            })
+        });
         if stamp.is_some() {
             m.last_seen = stamp;
         }
@@ -311,13 +305,9 @@ impl Records {
 
     fn wait_for_verdict(&mut self, session: SessionId, k: u64, now: i64) {
         let skey = session.0;
-        if self.by_session.get(skey).is_none() {
-            self.by_session.insert(skey, Vec::new(), now);
-        }
-        if let Some(keys) = self.by_session.get_mut(skey, now) {
-            if keys.len() < self.limits.max_per_session {
-                keys.push(k);
-            }
+        let keys = self.by_session.get_or_insert_with(skey, now, Vec::new);
+        if keys.len() < self.limits.max_per_session {
+            keys.push(k);
         }
     }
 

@@ -252,7 +252,8 @@ pub(super) fn parse_stats(s: &str) -> Option<DisconnectStats> {
 }
 
 /// A decimal count as Postfix writes it: digits only, no sign; `None` on
-/// anything else or on overflow.
+/// anything else or on overflow. By hand because `str::parse` also takes a
+/// leading `+`, and would want the bytes checked as UTF-8 first.
 fn count(digits: &[u8]) -> Option<u32> {
     if digits.is_empty() {
         return None;
