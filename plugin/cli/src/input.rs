@@ -15,7 +15,7 @@ pub struct Input {
     pub name: String,
     /// Size in bytes, when known (for the progress bar).
     pub size: Option<u64>,
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -24,7 +24,7 @@ impl Input {
     /// Opens a file (`-` is stdin); gzip is detected from the first bytes.
     pub fn open(path: &Path) -> Result<Input> {
         if path == Path::new("-") {
-            return Ok(Input::from_reader("<stdin>".into(), None, Box::new(io::stdin().lock())));
+            return Ok(Input::from_reader("<stdin>".into(), None, Box::new(io::stdin())));
         }
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let meta = file
@@ -41,10 +41,10 @@ impl Input {
     }
 
     /// Wraps any reader, decompressing gzip transparently.
-    pub fn from_reader(name: String, size: Option<u64>, raw: Box<dyn Read>) -> Input {
+    pub fn from_reader(name: String, size: Option<u64>, raw: Box<dyn Read + Send>) -> Input {
         let mut buffered = BufReader::with_capacity(256 * 1024, raw);
         let is_gzip = buffered.fill_buf().map(|b| b.starts_with(&GZIP_MAGIC)).unwrap_or(false);
-        let reader: Box<dyn BufRead> = if is_gzip {
+        let reader: Box<dyn BufRead + Send> = if is_gzip {
             Box::new(BufReader::with_capacity(
                 256 * 1024,
                 flate2::bufread::MultiGzDecoder::new(buffered),
@@ -59,6 +59,42 @@ impl Input {
     pub fn read_line(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         buf.clear();
         self.reader.read_until(b'\n', buf)
+    }
+}
+
+/// Opened inputs read one after another, in buffers of whole lines, for
+/// [`enrich_on_a_second_thread`](postfix_enrich_core::pipeline::enrich_on_a_second_thread).
+pub struct Inputs(std::collections::VecDeque<Input>);
+
+impl Inputs {
+    /// The inputs, to be read in this order.
+    pub fn new(inputs: Vec<Input>) -> Self {
+        Inputs(inputs.into())
+    }
+}
+
+impl postfix_enrich_core::pipeline::ReadLines for Inputs {
+    type Error = anyhow::Error;
+
+    fn read_lines(&mut self, buf: &mut Vec<u8>, min: usize) -> Result<bool> {
+        let start = buf.len();
+        while buf.len() - start < min {
+            let Some(input) = self.0.front_mut() else {
+                break;
+            };
+            let n = input
+                .reader
+                .read_until(b'\n', buf)
+                .with_context(|| format!("reading {}", input.name))?;
+            if n == 0 {
+                self.0.pop_front();
+            } else if !buf.ends_with(b"\n") {
+                // A file's last line without its newline stays a line of
+                // its own, not the start of the next file's first.
+                buf.push(b'\n');
+            }
+        }
+        Ok(buf.len() > start)
     }
 }
 

@@ -173,6 +173,32 @@ fn gzip_and_stdin_read_the_same() {
 }
 
 #[test]
+fn explain_reads_its_files_as_one_stream() {
+    // The sample many times over (several of the reading thread's buffers),
+    // cut in two files in the middle of a session, the first without its
+    // last newline: the report must be the one of the whole.
+    let dir = std::env::temp_dir().join(format!("pe-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let whole = std::fs::read_to_string(sample()).unwrap().repeat(400);
+    assert!(whole.len() > 4 * 64 * 1024);
+    let cut = whole[..whole.len() / 2].rfind('\n').unwrap();
+    let (first, second) = (dir.join("a.log"), dir.join("b.log"));
+    std::fs::write(&first, &whole[..cut]).unwrap();
+    std::fs::write(&second, &whole[cut + 1..]).unwrap();
+    let all = dir.join("all.log");
+    std::fs::write(&all, &whole).unwrap();
+    let (code, one, _) = run(&["explain", "--json", all.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let (code, two, _) = run(&["explain", "--json", first.to_str().unwrap(), second.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(one, two);
+    let report: serde_json::Value = serde_json::from_str(&one).unwrap();
+    let lines = whole.lines().count() as u64;
+    assert_eq!(report["lines"].as_u64(), Some(lines), "{}", &one[..one.len().min(400)]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn errors_are_clear_and_exit_nonzero() {
     let (code, out, err) = run(&["/nonexistent/mail.log"]);
     assert_eq!(code, 2);

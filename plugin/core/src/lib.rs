@@ -35,6 +35,8 @@ pub mod explain;
 pub mod frame;
 mod json;
 pub mod message;
+#[cfg(not(target_family = "wasm"))]
+pub mod pipeline;
 mod privacy;
 pub mod record;
 pub mod report;
