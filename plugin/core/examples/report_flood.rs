@@ -63,21 +63,39 @@ fn generate(from: u64, to: u64, clients: u64, buf: &mut String) {
 
 /// Appends the lines of sessions `from..to` to `buf`.
 fn append(from: u64, to: u64, clients: u64, buf: &mut String) {
-    use std::fmt::Write;
+    // Pieces pushed one by one, not `write!`: in the two-thread run the
+    // lines are made on the enriching thread, and formatting them cost a
+    // fifth of what enriching them did.
     let base: i64 = 1_795_651_200;
+    let (mut num, mut pid_num) = (itoa::Buffer::new(), itoa::Buffer::new());
+    let mut ip = String::with_capacity(16);
     for i in from..to {
         let c = i % clients;
-        let ip = format!("10.{}.{}.{}", (c >> 16) & 255, (c >> 8) & 255, c & 255);
+        ip.clear();
+        ip.push_str("10.");
+        for (octet, dot) in [((c >> 16) & 255, "."), ((c >> 8) & 255, "."), (c & 255, "]")] {
+            ip.push_str(num.format(octet));
+            ip.push_str(dot);
+        }
         let t = postfix_enrich_core::Timestamp::from_unix_micros((base + i as i64) * 1_000_000);
         let mut stamp = [0u8; 40];
         let stamp = t.write_rfc3339(&mut stamp);
-        let pid = 1000 + (i % 30_000);
+        let pid = pid_num.format(1000 + (i % 30_000));
         let end = ENDS[((c + i / clients) % 4) as usize];
-        let _ = writeln!(buf, "{stamp} mail postfix/smtpd[{pid}]: connect from unknown[{ip}]");
-        let _ = writeln!(
-            buf,
-            "{stamp} mail postfix/smtpd[{pid}]: disconnect from unknown[{ip}] {end}"
-        );
+        for (what, tail) in [("connect", ""), ("disconnect", end)] {
+            buf.push_str(stamp);
+            buf.push_str(" mail postfix/smtpd[");
+            buf.push_str(pid);
+            buf.push_str("]: ");
+            buf.push_str(what);
+            buf.push_str(" from unknown[");
+            buf.push_str(&ip);
+            if !tail.is_empty() {
+                buf.push(' ');
+                buf.push_str(tail);
+            }
+            buf.push('\n');
+        }
     }
 }
 
