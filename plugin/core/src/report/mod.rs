@@ -920,10 +920,14 @@ impl RankKey {
     }
 }
 
+/// Clients from which [`client_reports`] uses two threads; below it the
+/// thread would cost more than it saves.
+const CLIENTS_FOR_TWO_THREADS: usize = 10_000;
+
 /// The clients' reports, in the order given. A report of many clients is
 /// made on two threads, half each: each client's is made of its own
-/// aggregates, and reading those (cold in memory by then) was a sixth of
-/// the time of a large report.
+/// aggregates, cold in memory by then, and `finish` was a tenth of the
+/// samples of `report_flood` (perf), most of them in `client_report`.
 fn client_reports(clients: Vec<(String, Box<ClientAgg>)>) -> Vec<ClientReport> {
     fn each(clients: Vec<(String, Box<ClientAgg>)>, reports: &mut Vec<ClientReport>) {
         let mut rendered = RenderedPatterns::default();
@@ -933,7 +937,7 @@ fn client_reports(clients: Vec<(String, Box<ClientAgg>)>) -> Vec<ClientReport> {
     // take the second's added a copy of both to the peak.
     let mut reports = Vec::with_capacity(clients.len());
     #[cfg(not(target_family = "wasm"))]
-    if clients.len() >= 10_000 {
+    if clients.len() >= CLIENTS_FOR_TWO_THREADS {
         let mut first = clients;
         let second = first.split_off(first.len() / 2);
         std::thread::scope(|scope| {
