@@ -56,21 +56,21 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
     mut consume: impl FnMut(Event<'_>),
 ) -> Result<(), R::Error> {
     let (full_tx, full_rx) = sync_channel::<Enriched>(IN_FLIGHT);
-    // Emptied buffers go back; room for more than can be in flight, so
-    // the consumer's return never waits.
-    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
+    // Emptied buffers and event vectors go back; room for more than can be
+    // in flight, so the consumer's return never waits.
+    let (empty_tx, empty_rx) = sync_channel::<Spare>(IN_FLIGHT + 2);
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || -> Result<(), R::Error> {
             loop {
-                let mut buf = reuse(&empty_rx);
+                let (mut buf, events) = reuse(&empty_rx);
                 if !input.read_lines(&mut buf, CHUNK_BYTES)? {
                     return Ok(());
                 }
                 let enriched = Enriched::new(buf, |lines| {
-                    lines
-                        .split_inclusive(|&b| b == b'\n')
-                        .map(|line| enricher.enrich(line))
-                        .collect()
+                    // Made to borrow this buffer (the vector is covariant).
+                    let mut events: Events<'_> = events;
+                    events.extend(lines.split_inclusive(|&b| b == b'\n').map(|line| enricher.enrich(line)));
+                    events
                 });
                 if full_tx.send(enriched).is_err() {
                     // The consumer has gone (it panicked): nothing to do.
@@ -79,22 +79,45 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
             }
         });
         for mut enriched in full_rx {
-            enriched.with_dependent_mut(|_, events| events.drain(..).for_each(&mut consume));
-            let _ = empty_tx.try_send(enriched.into_owner());
+            let events = enriched.with_dependent_mut(|_, events| {
+                events.drain(..).for_each(&mut consume);
+                emptied(std::mem::take(events))
+            });
+            let _ = empty_tx.try_send((enriched.into_owner(), events));
         }
         producer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
 
-/// A returned buffer, emptied, or a new one.
-fn reuse(empty: &Receiver<Vec<u8>>) -> Vec<u8> {
+/// A buffer and an event vector, emptied, on their way back to be filled
+/// again. Reusing the vector (hundreds of kilobytes of events per buffer)
+/// spares the enriching thread growing a new one for every buffer, which
+/// was 3% of its time (reallocations and their copies, perf).
+type Spare = (Vec<u8>, Events<'static>);
+
+/// A returned buffer and event vector, emptied, or new ones.
+fn reuse(empty: &Receiver<Spare>) -> Spare {
     match empty.try_recv() {
-        Ok(mut buf) => {
+        Ok((mut buf, events)) => {
             buf.clear();
-            buf
+            (buf, events)
         }
-        Err(_) => Vec::with_capacity(CHUNK_BYTES + 4096),
+        Err(_) => (Vec::with_capacity(CHUNK_BYTES + 4096), Vec::new()),
     }
+}
+
+/// The vector of a buffer's events, emptied and no longer tied to the
+/// buffer, so that the next buffer's events can fill its allocation.
+fn emptied(mut events: Events<'_>) -> Events<'static> {
+    events.clear();
+    // An empty vector collected into a type of the same size and alignment
+    // keeps its allocation (std collects such iterators in place), which
+    // changes the lifetime without unsafe code. Were it ever not kept, the
+    // cost would only be a new allocation.
+    events
+        .into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -199,5 +222,16 @@ mod tests {
         buf.clear();
         assert_eq!(input.read_lines(&mut buf, 5), Ok(false));
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn an_emptied_event_vector_keeps_its_allocation() {
+        let text = lines(50);
+        let mut enricher = Enricher::new(Config::default());
+        let events: Vec<Event<'_>> = text.lines().map(|l| enricher.enrich(l.as_bytes())).collect();
+        let (ptr, capacity) = (events.as_ptr() as usize, events.capacity());
+        let spare = emptied(events);
+        assert!(spare.is_empty());
+        assert_eq!((spare.as_ptr() as usize, spare.capacity()), (ptr, capacity));
     }
 }

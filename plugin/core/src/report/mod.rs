@@ -19,6 +19,7 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use hashbrown::hash_map::EntryRef;
 use ipnet::IpNet;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -481,8 +482,10 @@ pub struct ReportBuilder {
     filter: ReportFilter,
     tracker: SessionTracker,
     /// Boxed: the table then holds a pointer per client, not a few hundred
-    /// bytes, so its spare capacity and its growth cost little.
-    clients: HashMap<String, Box<ClientAgg>, FastHash>,
+    /// bytes, so its spare capacity and its growth cost little. hashbrown's
+    /// own map, for its lookup by `&str` that inserts an owned key only
+    /// when the client is new (std's `entry` takes the owned key first).
+    clients: hashbrown::HashMap<String, Box<ClientAgg>, FastHash>,
     clients_not_kept: HashSet<u64, FastHash>,
     sessions_not_kept: u64,
     /// The distinct patterns, shared by the clients that show them.
@@ -509,7 +512,7 @@ impl ReportBuilder {
             tracker: SessionTracker::new(limits.max_open_sessions, limits.example_steps),
             limits,
             filter,
-            clients: HashMap::default(),
+            clients: hashbrown::HashMap::default(),
             clients_not_kept: HashSet::default(),
             sessions_not_kept: 0,
             shared_patterns: HashSet::default(),
@@ -585,8 +588,12 @@ impl ReportBuilder {
         self.suspicious += suspicious as u64;
         self.unfinished += s.verdict.is_none() as u64;
         let limits = self.limits;
-        if !self.clients.contains_key(&s.client) {
-            if self.clients.len() >= limits.max_clients {
+        let full = self.clients.len() >= limits.max_clients;
+        // One lookup by the borrowed address; the key is copied once per
+        // client, not once per session.
+        let c = match self.clients.entry_ref(s.client.as_str()) {
+            EntryRef::Occupied(e) => e.into_mut(),
+            EntryRef::Vacant(_) if full => {
                 self.sessions_not_kept += 1;
                 // Distinct uncounted clients are tracked by hash, up to a bound of their own.
                 if self.clients_not_kept.len() < 4 * limits.max_clients {
@@ -595,11 +602,7 @@ impl ReportBuilder {
                 }
                 return;
             }
-            // The key is copied once per client, not once per session.
-            self.clients.insert(s.client.clone(), Box::default());
-        }
-        let Some(c) = self.clients.get_mut(&s.client) else {
-            return;
+            EntryRef::Vacant(e) => e.insert(Box::default()),
         };
         c.sessions += 1;
         c.suspicious += suspicious as u64;
