@@ -69,7 +69,17 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
                 let enriched = Enriched::new(buf, |lines| {
                     // Made to borrow this buffer (the vector is covariant).
                     let mut events: Events<'_> = events;
-                    events.extend(lines.split_inclusive(|&b| b == b'\n').map(|line| enricher.enrich(line)));
+                    // Line ends found by memchr: `split_inclusive` with a
+                    // byte predicate looks at every byte, and that was 8%
+                    // of this thread's instructions (callgrind).
+                    let mut start = 0;
+                    let ends = memchr::memchr_iter(b'\n', lines).map(|i| i + 1);
+                    for end in ends.chain(std::iter::once(lines.len())) {
+                        if end > start {
+                            events.push(enricher.enrich(&lines[start..end]));
+                        }
+                        start = end;
+                    }
                     events
                 });
                 if full_tx.send(enriched).is_err() {

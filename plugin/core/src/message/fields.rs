@@ -16,7 +16,9 @@ pub struct Peer<'a> {
 impl<'a> Peer<'a> {
     /// Is this an IP address (not `unknown` and not a socket path)?
     pub fn has_ip(&self) -> bool {
-        !self.addr.is_empty() && self.addr != "unknown" && !self.addr.contains('/')
+        // A byte loop, not `contains('/')`: the address is a few bytes, and
+        // the general search's setup cost more than the search (callgrind).
+        !self.addr.is_empty() && self.addr != "unknown" && !self.addr.bytes().any(|b| b == b'/')
     }
 }
 
