@@ -242,9 +242,12 @@ fn step(ev: &Event<'_>) -> Option<Step> {
         }
         EventKind::Connect => ("", "connect".to_owned()),
         EventKind::Disconnect => {
-            let mut text = String::from("disconnect");
-            if let Some(stats) = &ev.postfix.disconnect_stats {
-                text.reserve(16 * stats.0.len());
+            let stats = ev.postfix.disconnect_stats.as_ref();
+            // Sized once: reserving after "disconnect" was a reallocation
+            // for every session the report reads (callgrind).
+            let mut text = String::with_capacity(16 + stats.map_or(0, |st| 16 * st.0.len()));
+            text.push_str("disconnect");
+            if let Some(stats) = stats {
                 text.push_str(" (");
                 stats.write_text(&mut text, true);
                 text.push(')');
