@@ -96,16 +96,17 @@ impl SessionFacts {
         } else {
             named
         };
-        let more = (accepted as usize).saturating_sub(ids.len());
-        let more = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
         if ids.is_empty() {
             return format!("{accepted} without a logged queue id");
         }
-        format!("{}{more}", ids.join(", "))
+        let mut text = ids.join(", ");
+        let more = (accepted as usize).saturating_sub(ids.len());
+        if more > 0 {
+            text.push_str(" and ");
+            text.push_str(itoa::Buffer::new().format(more));
+            text.push_str(" more");
+        }
+        text
     }
 
     /// What happened to transactions that got a queue id but no accepted message.
@@ -762,7 +763,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     let ended = facts
         .end
         .as_ref()
-        .map(|(r, st)| format!("{} after {st}", end_words(*r)));
+        .map(|(r, st)| [end_words(*r), " after ", st].concat());
     let timed_out = matches!(facts.end, Some((EndReason::Timeout, _)));
     let mut confidence = if evidence == Evidence::Lines {
         Confidence::Medium
@@ -898,7 +899,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         && !facts.verbs_beyond(&["ehlo", "helo", "quit", "rset", "noop"])
     {
         let verb = if facts.total("ehlo") > 0 { "EHLO" } else { "HELO" };
-        let name = facts.helo.as_deref().map(|h| format!(" {h}")).unwrap_or_default();
+        let (space, name) = facts.helo.as_deref().map_or(("", ""), |h| (" ", h));
         let then = if facts.total("quit") > 0 {
             "then QUIT"
         } else if matches!(facts.end, Some((EndReason::LostConnection, _))) {
@@ -906,7 +907,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         } else {
             "then ended without QUIT"
         };
-        reasons.push(format!("only {verb}{name} {then}"));
+        reasons.push(["only ", verb, space, name, " ", then].concat());
         reasons.push("never tried AUTH or MAIL");
         if verb == "EHLO" {
             EhloQuitProbe
@@ -954,7 +955,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         reasons.push(t);
     }
     if let Some(e) = ended.filter(|_| !matches!(class, Timeout | Aborted)) {
-        reasons.push(format!("session ended: {e}"));
+        reasons.push(["session ended: ", &e].concat());
     }
     if facts.start_unseen {
         reasons.push("the session's start was not seen (no connect from): earlier lines may hold stronger evidence");
@@ -968,17 +969,13 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     }
     if let Some(h) = &facts.helo {
         if !helo_is_fqdn(h) {
-            reasons.push(format!("HELO name '{h}' is not a FQDN"));
+            reasons.push(["HELO name '", h, "' is not a FQDN"].concat());
         }
     }
     if let Some(mechs) = &facts.offered_auth {
-        let offered = if facts.offered_starttls {
-            format!("STARTTLS and AUTH {mechs}")
-        } else {
-            format!("AUTH {mechs}")
-        };
         if facts.total("auth") == 0 && facts.sasl.total() == 0 && !auth_ok {
-            reasons.push(format!("server offered {offered}; client never tried AUTH"));
+            let starttls = if facts.offered_starttls { "STARTTLS and " } else { "" };
+            reasons.push(["server offered ", starttls, "AUTH ", mechs, "; client never tried AUTH"].concat());
         }
     } else if facts.offered_starttls && facts.total("starttls") == 0 {
         reasons.push("server offered STARTTLS; client did not use it");
