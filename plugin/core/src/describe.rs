@@ -119,25 +119,32 @@ pub(crate) fn describe<'a>(view: &FrameView<'a>, parsed: Option<&Parsed<'a>>, in
             invalid_utf8,
             ..Postfix::default()
         },
-        ..Event::default()
+        // Named, not `..Event::default()`, and one return below: this
+        // function then copies the event (over a kilobyte) once per line
+        // instead of twice (callgrind counted the memcpy calls).
+        client: None,
+        server: None,
+        user: None,
+        email: None,
+        tls: None,
+        smtp: None,
+        probe: None,
+        threat: None,
     };
-    let Some(parsed) = parsed else {
+    let kind = match parsed {
+        Some(parsed) => {
+            let inbound_daemon = matches!(daemon, Some("smtpd" | "postscreen" | "tlsproxy"));
+            let kind = fill(&mut ev, &parsed.message, parsed.severity, inbound_daemon);
+            ev.event.category = category(kind);
+            kind
+        }
         // A line with a program that is not Postfix's is passed through as
         // foreign; a line with no recognisable header is unparsed.
-        let kind = if view.program.is_some() {
-            EventKind::Foreign
-        } else {
-            EventKind::Unparsed
-        };
-        ev.postfix.event = kind;
-        ev.event.action = kind.as_str();
-        return ev;
+        None if view.program.is_some() => EventKind::Foreign,
+        None => EventKind::Unparsed,
     };
-    let inbound_daemon = matches!(daemon, Some("smtpd" | "postscreen" | "tlsproxy"));
-    let kind = fill(&mut ev, &parsed.message, parsed.severity, inbound_daemon);
     ev.postfix.event = kind;
     ev.event.action = kind.as_str();
-    ev.event.category = category(kind);
     ev
 }
 
