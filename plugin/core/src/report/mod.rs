@@ -1145,6 +1145,38 @@ mod tests {
     }
 
     #[test]
+    fn clients_past_the_cap_are_counted_not_kept() {
+        let mut feed = Feed::new(ReportLimits {
+            max_clients: 2,
+            ..ReportLimits::default()
+        });
+        // Two clients fill the table; three more come, one of them twice,
+        // and a kept client comes back after them.
+        for client in [
+            "192.0.2.1",
+            "192.0.2.2",
+            "192.0.2.3",
+            "192.0.2.4",
+            "192.0.2.3",
+            "192.0.2.5",
+        ] {
+            feed.session(client, "commands=0/0");
+        }
+        feed.session("192.0.2.1", "ehlo=1 quit=1 commands=2");
+        let report = feed.builder.finish();
+        let mut kept: Vec<(&str, u64)> = report
+            .clients
+            .iter()
+            .map(|c| (c.address.as_str(), c.sessions))
+            .collect();
+        kept.sort();
+        assert_eq!(kept, [("192.0.2.1", 2), ("192.0.2.2", 1)]);
+        assert_eq!((report.clients_not_kept, report.sessions_not_kept), (3, 4));
+        assert_eq!(report.client_count, 5);
+        assert_eq!(report.sessions, 7);
+    }
+
+    #[test]
     fn a_delivery_known_only_from_the_statistics_counts_as_accepted() {
         // No `QID: client=` line: the statistics alone say DATA succeeded,
         // as the verdict (mail_accepted) reads them.
