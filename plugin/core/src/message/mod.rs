@@ -543,7 +543,10 @@ pub fn is_postfix_daemon(daemon: &str) -> bool {
 pub fn is_postfix_program(instance: Option<&str>, daemon: &str) -> bool {
     match instance {
         Some(inst) => {
-            let first = inst.split('/').next().unwrap_or(inst);
+            // A byte loop: `split('/')` set up a char searcher for every
+            // line's name of a few bytes (1% of the enriching thread's
+            // instructions under callgrind).
+            let first = inst.bytes().position(|b| b == b'/').map_or(inst, |i| &inst[..i]);
             first == "postfix" || first.starts_with("postfix-") || is_postfix_daemon(daemon)
         }
         None => daemon == "postfix",
