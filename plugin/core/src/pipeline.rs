@@ -1,20 +1,24 @@
 //! Enrichment and what reads its events on two threads: a scoped thread
-//! fills buffers of whole lines (through the caller's [`ReadLines`], so
-//! this crate still does no I/O of its own) and enriches them, while the
-//! caller's thread folds the events in order, as a plain loop would. On one
-//! core the two halves of `explain` (enrichment, then the report) run one
-//! after the other; on two they overlap: `report_flood` (1,000,000
-//! sessions) ran 1.25–1.37× the lines per second of one thread in three
-//! alternated pairs, and 1.24× (median of five) in a slower phase of the
-//! machine. The events keep borrowing their line: a
-//! buffer travels with the events made of it ([`self_cell`], because a
-//! struct that owns a buffer and borrows from it cannot be written in safe
-//! Rust otherwise), and comes back empty to be filled again.
+//! enriches buffers of whole lines while the caller's thread folds the
+//! events in order, as a plain loop would, and fills the buffers it has
+//! emptied with the next lines (through the caller's [`ReadLines`], so this
+//! crate still does no I/O of its own). On one core the two halves of
+//! `explain` (enrichment, then the report) run one after the other; on two
+//! they overlap: `report_flood` (1,000,000 sessions) ran 1.25–1.37× the
+//! lines per second of one thread in three alternated pairs, and 1.24×
+//! (median of five) in a slower phase of the machine. The reading is on
+//! the caller's thread because enrichment is the slower half: the
+//! enriching thread was busy 96–99% of each second and the report's
+//! 60–84% (perf, 999 Hz), so the reading goes to the thread with time to
+//! spare. The events keep borrowing their line: a buffer travels with the
+//! events made of it ([`self_cell`], because a struct that owns a buffer
+//! and borrows from it cannot be written in safe Rust otherwise), and comes
+//! back empty to be filled again.
 //!
 //! Not built for WebAssembly, whose hosts here (a browser, Node, Fluent Bit)
 //! give a module one thread.
 
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, SyncSender};
 
 use crate::{Enricher, Event};
 
@@ -23,8 +27,11 @@ use crate::{Enricher, Event};
 /// a few MiB.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// Buffers enriched ahead of the consumer, at most.
-const IN_FLIGHT: usize = 2;
+/// Buffers in circulation: one being folded and filled again, one being
+/// enriched, one waiting (filled or enriched) so that neither thread waits
+/// for the other's hand-over. Each channel has room for all of them, so no
+/// send ever blocks and the two threads cannot wait on each other.
+const BUFFERS: usize = 3;
 
 type Events<'a> = Vec<Event<'a>>;
 
@@ -40,33 +47,36 @@ self_cell::self_cell!(
 /// Where the lines come from: appends whole lines to the buffer it is given
 /// (at least `min` bytes of them, or what is left), and returns `false` once
 /// nothing is left.
-pub trait ReadLines: Send {
+pub trait ReadLines {
     /// The error a read can end with.
-    type Error: Send;
+    type Error;
     /// Appends whole lines to `buf` until it holds `min` bytes or the input
     /// ends; `Ok(false)` when it added nothing because the input had ended.
     fn read_lines(&mut self, buf: &mut Vec<u8>, min: usize) -> Result<bool, Self::Error>;
 }
 
-/// Reads every line through `enricher` on a thread of its own and hands the
-/// events to `consume` on this one, in the order of the lines. Stops at the
-/// first read error, after the events of the lines before it.
+/// A reader lent, so that the caller keeps it (and what it counted).
+impl<R: ReadLines + ?Sized> ReadLines for &mut R {
+    type Error = R::Error;
+    fn read_lines(&mut self, buf: &mut Vec<u8>, min: usize) -> Result<bool, Self::Error> {
+        (**self).read_lines(buf, min)
+    }
+}
+
+/// Reads every line on this thread, enriches it through `enricher` on a
+/// thread of its own and hands the events to `consume` on this one, in the
+/// order of the lines. Stops at the first read error, after the events of
+/// the lines before it.
 pub fn enrich_on_a_second_thread<R: ReadLines>(
     enricher: &mut Enricher,
     mut input: R,
     mut consume: impl FnMut(Event<'_>),
 ) -> Result<(), R::Error> {
-    let (full_tx, full_rx) = sync_channel::<Enriched>(IN_FLIGHT);
-    // Emptied buffers and event vectors go back; room for more than can be
-    // in flight, so the consumer's return never waits.
-    let (empty_tx, empty_rx) = sync_channel::<Spare>(IN_FLIGHT + 2);
+    let (filled_tx, filled_rx) = sync_channel::<Spare>(BUFFERS);
+    let (full_tx, full_rx) = sync_channel::<Enriched>(BUFFERS);
     std::thread::scope(|scope| {
-        let producer = scope.spawn(move || -> Result<(), R::Error> {
-            loop {
-                let (mut buf, events) = reuse(&empty_rx);
-                if !input.read_lines(&mut buf, CHUNK_BYTES)? {
-                    return Ok(());
-                }
+        let enriching = scope.spawn(move || {
+            for (buf, events) in filled_rx {
                 let enriched = Enriched::new(buf, |lines| {
                     // Made to borrow this buffer (the vector is covariant).
                     let mut events: Events<'_> = events;
@@ -84,39 +94,74 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
                     events
                 });
                 if full_tx.send(enriched).is_err() {
-                    // The consumer has gone (it panicked): nothing to do.
-                    return Ok(());
+                    // The reading thread has gone (it panicked): nothing to do.
+                    return;
                 }
             }
         });
-        for mut enriched in full_rx {
+        // `None` once the input has ended or failed: the sender dropped,
+        // the enriching thread ends after the buffers it was sent.
+        let mut to_enrich = Some(filled_tx);
+        let mut result = Ok(());
+        let mut in_flight = 0;
+        for _ in 0..BUFFERS {
+            let spare = (Vec::with_capacity(CHUNK_BYTES + 4096), Vec::new());
+            in_flight += fill(&mut input, spare, &mut to_enrich, &mut result);
+        }
+        while in_flight > 0 {
+            let Ok(mut enriched) = full_rx.recv() else {
+                break; // The enriching thread panicked: joined below.
+            };
+            in_flight -= 1;
             let events = enriched.with_dependent_mut(|_, events| {
                 events.drain(..).for_each(&mut consume);
                 emptied(std::mem::take(events))
             });
-            let _ = empty_tx.try_send((enriched.into_owner(), events));
+            let mut buf = enriched.into_owner();
+            buf.clear();
+            in_flight += fill(&mut input, (buf, events), &mut to_enrich, &mut result);
         }
-        producer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        drop(to_enrich);
+        enriching
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        result
     })
 }
 
-/// A buffer and an event vector, emptied, on their way back to be filled
-/// again. Reusing the vector (hundreds of kilobytes of events per buffer)
-/// spares the enriching thread growing a new one for every buffer: its
-/// reallocations and their copies were about 3% of that thread's perf
-/// samples and 2.3% of `report_flood`'s instructions (callgrind).
-type Spare = (Vec<u8>, Events<'static>);
-
-/// A returned buffer and event vector, emptied, or new ones.
-fn reuse(empty: &Receiver<Spare>) -> Spare {
-    match empty.try_recv() {
-        Ok((mut buf, events)) => {
-            buf.clear();
-            (buf, events)
+/// Fills an emptied buffer with the next lines and sends it to be
+/// enriched: 1 when it went, 0 when the input had ended or failed (the
+/// error kept in `result`; nothing is read after it).
+fn fill<R: ReadLines>(
+    input: &mut R,
+    (mut buf, events): Spare,
+    to_enrich: &mut Option<SyncSender<Spare>>,
+    result: &mut Result<(), R::Error>,
+) -> usize {
+    let Some(sender) = to_enrich else {
+        return 0;
+    };
+    match input.read_lines(&mut buf, CHUNK_BYTES) {
+        Ok(true) if sender.send((buf, events)).is_ok() => 1,
+        Ok(_) => {
+            *to_enrich = None;
+            0
         }
-        Err(_) => (Vec::with_capacity(CHUNK_BYTES + 4096), Vec::new()),
+        Err(e) => {
+            *result = Err(e);
+            *to_enrich = None;
+            0
+        }
     }
 }
+
+/// A buffer filled with lines and an event vector emptied of events, on
+/// their way to be enriched. Reusing the vector (hundreds of kilobytes of
+/// events per buffer) spares the enriching thread growing a new one for
+/// every buffer: its reallocations and their copies were about 3% of that
+/// thread's perf samples and 2.3% of `report_flood`'s instructions
+/// (callgrind).
+type Spare = (Vec<u8>, Events<'static>);
 
 /// The vector of a buffer's events, emptied and no longer tied to the
 /// buffer, so that the next buffer's events can fill its allocation.
@@ -219,6 +264,31 @@ mod tests {
         let read = enrich_on_a_second_thread(&mut enricher, FailsSecond(0, lines(10)), |_| seen += 1);
         assert_eq!(read, Err("disk on fire".to_owned()));
         assert_eq!(seen, 10);
+    }
+
+    #[test]
+    fn lines_are_read_on_the_callers_thread() {
+        // The reading is the report thread's to do: it has the time the
+        // enriching thread lacks. Read in small pieces, so that there are
+        // many reads while both threads run.
+        struct Records<'a>(std::io::Cursor<&'a [u8]>, Vec<std::thread::ThreadId>);
+        impl ReadLines for Records<'_> {
+            type Error = std::convert::Infallible;
+            fn read_lines(&mut self, buf: &mut Vec<u8>, _: usize) -> Result<bool, Self::Error> {
+                self.1.push(std::thread::current().id());
+                self.0.read_lines(buf, 100)
+            }
+        }
+        let text = lines(2_000);
+        let mut input = Records(std::io::Cursor::new(text.as_bytes()), Vec::new());
+        let mut enricher = Enricher::new(Config::default());
+        let mut seen = 0;
+        let read = enrich_on_a_second_thread(&mut enricher, &mut input, |_| seen += 1);
+        assert!(read.is_ok());
+        assert_eq!(seen, 2_000);
+        assert!(input.1.len() > 100);
+        let caller = std::thread::current().id();
+        assert!(input.1.iter().all(|id| *id == caller));
     }
 
     #[test]
