@@ -33,8 +33,9 @@ fn report(log: &str, filter: ReportFilter) -> Report {
 
 const PROBE: &str = "72.38.252.2";
 
-/// The CLI moves each event into the report (`push_owned`, so a verdict is
-/// not copied); the JS module lends it (`push`). Both must give one report.
+/// The CLI takes each event's verdict into the report (`push_taking`, so a
+/// verdict is not copied); the JS module lends it (`push`). Both must give
+/// one report.
 #[test]
 fn moving_events_in_gives_the_report_lending_them_gives() {
     let log = day();
@@ -42,7 +43,7 @@ fn moving_events_in_gives_the_report_lending_them_gives() {
     let mut e = Enricher::new(test_config(2026));
     let mut b = ReportBuilder::new(ReportLimits::default(), ReportFilter::default());
     for line in log.lines() {
-        b.push_owned(e.enrich(line.as_bytes()));
+        b.push_taking(&mut e.enrich(line.as_bytes()));
     }
     let moved = b.finish();
     assert!(lent.sessions > 500 && lent.unfinished_sessions < lent.sessions / 10);

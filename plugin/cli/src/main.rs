@@ -310,7 +310,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// the reading loop `explain` and `what-if` share. Reading and enriching
 /// run on a thread of their own, so on two cores they overlap with `f`
 /// (the report): see [`enrich_on_a_second_thread`] for the figures.
-fn enrich_each(inputs: Vec<Input>, enricher: &mut Enricher, f: impl FnMut(Event<'_>)) -> Result<()> {
+fn enrich_each(inputs: Vec<Input>, enricher: &mut Enricher, f: impl FnMut(&mut Event<'_>)) -> Result<()> {
     enrich_on_a_second_thread(enricher, Inputs::new(inputs), f)
 }
 
@@ -510,8 +510,8 @@ fn explain(args: ExplainArgs) -> Result<()> {
     let mut builder = ReportBuilder::new(ReportLimits::default(), filter.clone());
     let mut explainer = args.sessions.then(Explainer::new);
     enrich_each(inputs, &mut enricher, |ev| match &mut explainer {
-        Some(x) => x.push(&ev),
-        None => builder.push_owned(ev),
+        Some(x) => x.push(ev),
+        None => builder.push_taking(ev),
     })?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -593,8 +593,8 @@ fn what_if(args: WhatIfArgs) -> Result<()> {
     };
     let mut replay = whatif::WhatIf::new(restrictions, options);
     enrich_each(inputs, &mut enricher, |ev| {
-        replay.observe(&ev);
-        tracker.push_owned(ev, &mut |s| replay.fold(&s))
+        replay.observe(ev);
+        tracker.push_taking(ev, &mut |s| replay.fold(&s))
     })?;
     tracker.finish(&mut |s| replay.fold(&s));
     let answer = replay.finish();

@@ -169,7 +169,7 @@ fn main() {
     let mut builder = ReportBuilder::new(ReportLimits::default(), ReportFilter::default());
     let one_thread = std::env::args().any(|a| a == "--one-thread");
     let fed = if one_thread {
-        feed(sessions, clients, |ev| builder.push_owned(ev)).1
+        feed(sessions, clients, |mut ev| builder.push_taking(&mut ev)).1
     } else {
         let started = Instant::now();
         let input = Generated {
@@ -179,7 +179,7 @@ fn main() {
             text: String::new(),
         };
         let mut enricher = Enricher::new(Config::default());
-        let Ok(()) = pipeline::enrich_on_a_second_thread(&mut enricher, input, |ev| builder.push_owned(ev));
+        let Ok(()) = pipeline::enrich_on_a_second_thread(&mut enricher, input, |ev| builder.push_taking(ev));
         started.elapsed().as_secs_f64()
     };
     let started = Instant::now();

@@ -218,11 +218,11 @@ impl SessionTracker {
     }
 
     /// [`SessionTracker::push`] for a caller done with the event: its
-    /// verdict moves into the summary instead of being copied (a copy is
-    /// five allocations, once per session).
-    pub fn push_owned(&mut self, mut ev: Event<'_>, done: &mut (impl FnMut(SessionSummary) + ?Sized)) {
+    /// verdict is taken out of it into the summary instead of being copied
+    /// (a copy is five allocations, once per session).
+    pub fn push_taking(&mut self, ev: &mut Event<'_>, done: &mut (impl FnMut(SessionSummary) + ?Sized)) {
         let verdict = ev.probe.take();
-        self.track(&ev, verdict, done);
+        self.track(ev, verdict, done);
     }
 
     /// `verdict` is the event's own (`ev.probe` may have been taken).
