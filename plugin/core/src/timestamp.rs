@@ -134,7 +134,21 @@ fn parse_fraction(b: &[u8], mut i: usize) -> Option<(u32, u8, usize)> {
         if i == start {
             return None;
         }
-        nanos *= 10u32.pow(9 - frac_digits as u32);
+        // A table, not `pow`, whose loop showed on every line of a log
+        // with RFC 3339 stamps (callgrind).
+        const SCALE: [u32; 10] = [
+            1_000_000_000,
+            100_000_000,
+            10_000_000,
+            1_000_000,
+            100_000,
+            10_000,
+            1_000,
+            100,
+            10,
+            1,
+        ];
+        nanos *= SCALE[frac_digits as usize];
     }
     Some((nanos, frac_digits, i))
 }
