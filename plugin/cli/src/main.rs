@@ -307,9 +307,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// Enriches every line of `inputs` in order and hands each Event to `f`:
-/// the reading loop `explain` and `what-if` share. Reading and enriching
-/// run on a thread of their own, so on two cores they overlap with `f`
-/// (the report): see [`enrich_on_a_second_thread`] for the figures.
+/// the reading loop `explain` and `what-if` share. Enriching runs on a
+/// thread of its own, so on two cores it overlaps with `f` (the report)
+/// and the reading, which stay on this one: see
+/// [`enrich_on_a_second_thread`] for the figures.
 fn enrich_each(inputs: Vec<Input>, enricher: &mut Enricher, f: impl FnMut(&mut Event<'_>)) -> Result<()> {
     enrich_on_a_second_thread(enricher, Inputs::new(inputs), f)
 }

@@ -8,10 +8,11 @@
 //! share of the time is printed too.
 //!
 //! The report runs as the CLI's `explain` runs it: the lines are enriched
-//! on a second thread ([`pipeline`]) while this one folds the events, and
-//! the allocator is the CLI's (jemalloc). There the lines are generated on
-//! the enriching thread as they are needed, so they count in the time (a
-//! whole input generated first would count in the peak memory instead);
+//! on a second thread ([`pipeline`]) while this one folds the events and
+//! reads the next lines, and the allocator is the CLI's (jemalloc). There
+//! the lines are generated as they are read, so they count in the time (a
+//! whole input generated first would count in the peak memory instead;
+//! reading them from a file, as the CLI does, ran no faster);
 //! `--one-thread` folds them on the thread that enriches them, as before.
 //!
 //! ```text
@@ -121,7 +122,7 @@ fn feed(sessions: u64, clients: u64, mut sink: impl FnMut(postfix_enrich_core::E
     (lines, seconds)
 }
 
-/// The sessions' lines, made as the enriching thread asks for them.
+/// The sessions' lines, made as the pipeline reads them.
 struct Generated {
     next: u64,
     sessions: u64,

@@ -115,9 +115,9 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
             };
             in_flight -= 1;
             let events = enriched.with_dependent_mut(|_, events| {
-                // Lent, then dropped where they lie: moving each event (over
-                // a kilobyte) out of the vector was a copy per line.
-                events.iter_mut().for_each(&mut consume);
+                // Each moved out once, lent, and dropped while it is still
+                // in this core's cache.
+                events.drain(..).for_each(|mut ev| consume(&mut ev));
                 emptied(std::mem::take(events))
             });
             let mut buf = enriched.into_owner();
