@@ -6,11 +6,11 @@
 //! `explain` (enrichment, then the report) run one after the other; on two
 //! they overlap: `report_flood` (1,000,000 sessions) ran 1.25–1.37× the
 //! lines per second of one thread in three alternated pairs, and 1.24×
-//! (median of five) in a slower phase of the machine. The reading is on
-//! the caller's thread because enrichment is the slower half: the
-//! enriching thread was busy 96–99% of each second and the report's
-//! 60–84% (perf, 999 Hz), so the reading goes to the thread with time to
-//! spare. The events keep borrowing their line: a buffer travels with the
+//! (median of five) in a slower phase of the machine, while the reading
+//! was on the enriching thread. That thread was the slower half, busy
+//! 96–99% of each second against the report's 60–84% (perf, 999 Hz), so
+//! the reading moved to the caller's: both threads are now busy 80–93%,
+//! and two threads ran 1.54× one (median of five pairs). The events keep borrowing their line: a buffer travels with the
 //! events made of it ([`self_cell`], because a struct that owns a buffer
 //! and borrows from it cannot be written in safe Rust otherwise), and comes
 //! back empty to be filled again.
