@@ -26,10 +26,10 @@ impl Piece for str {
 
 impl Piece for String {
     fn size(&self) -> usize {
-        self.len()
+        self.as_str().size()
     }
     fn push_to(&self, out: &mut String) {
-        out.push_str(self);
+        self.as_str().push_to(out);
     }
 }
 
