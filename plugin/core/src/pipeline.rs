@@ -9,8 +9,9 @@
 //! (median of five) in a slower phase of the machine, while the reading
 //! was on the enriching thread. That thread was the slower half, busy
 //! 96–99% of each second against the report's 60–84% (perf, 999 Hz), so
-//! the reading moved to the caller's: both threads are now busy 80–93%,
-//! and two threads ran 1.54× one (median of five pairs). The events keep borrowing their line: a buffer travels with the
+//! the reading moved to the caller's: the enriching thread is now busy
+//! 86–93% and the caller's 68–88%, and two threads ran 1.54× one (median
+//! of five pairs). The events keep borrowing their line: a buffer travels with the
 //! events made of it ([`self_cell`], because a struct that owns a buffer
 //! and borrows from it cannot be written in safe Rust otherwise), and comes
 //! back empty to be filled again.
