@@ -67,8 +67,8 @@ impl<R: ReadLines + ?Sized> ReadLines for &mut R {
 /// Reads every line on this thread, enriches it through `enricher` on a
 /// thread of its own and lends the events to `consume` on this one, in the
 /// order of the lines (it may take parts out of them: they are dropped
-/// after). Stops at the first read error, after the events of
-/// the lines before it.
+/// after). Stops at the first read error, after the events of the lines
+/// before it.
 pub fn enrich_on_a_second_thread<R: ReadLines>(
     enricher: &mut Enricher,
     mut input: R,
@@ -96,7 +96,7 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
                     events
                 });
                 if full_tx.send(enriched).is_err() {
-                    // The reading thread has gone (it panicked): nothing to do.
+                    // The caller's thread has gone (it panicked): nothing to do.
                     return;
                 }
             }
