@@ -37,7 +37,7 @@ const PROBE: &str = "72.38.252.2";
 /// verdict is not copied); the JS module lends it (`push`). Both must give
 /// one report.
 #[test]
-fn moving_events_in_gives_the_report_lending_them_gives() {
+fn taking_verdicts_gives_the_report_lending_events_gives() {
     let log = day();
     let lent = report(&log, ReportFilter::default());
     let mut e = Enricher::new(test_config(2026));

@@ -679,6 +679,16 @@ event_struct! {
 // Rare parts are boxed: an Event is built and moved for every line, and
 // keeping it small keeps those moves cheap.
 
+/// Appends a count in decimal. itoa, not `write!`: the formatting machinery
+/// cost more than the rest of [`Stats::write_text`] together (callgrind);
+/// and a count under ten, nearly all of them, is one byte pushed.
+pub(crate) fn push_count(out: &mut String, n: u32) {
+    match char::from_digit(n, 10) {
+        Some(d) => out.push(d),
+        None => out.push_str(itoa::Buffer::new().format(n)),
+    }
+}
+
 /// Verb counts: `verb → {ok, total}`, in the order Postfix logs them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats(pub Vec<(&'static str, u32, u32)>);
@@ -696,18 +706,8 @@ impl Stats {
     /// pattern each say it for every session that ends, and a string per
     /// verb, then joined, showed in profiles.
     pub fn write_text(&self, out: &mut String, with_total: bool) {
-        // itoa, not `write!`: the formatting machinery cost more than the
-        // rest of this function together (counted with callgrind). Room is
-        // made once, and a count under ten (nearly all of them) is one
-        // byte: the calls to copy two-byte strings were most of what was
-        // left.
-        fn count(out: &mut String, n: u32, digits: &mut itoa::Buffer) {
-            match char::from_digit(n, 10) {
-                Some(d) => out.push(d),
-                None => out.push_str(digits.format(n)),
-            }
-        }
-        let mut digits = itoa::Buffer::new();
+        // Room is made once: the calls to copy two-byte strings were most
+        // of what this cost once the counts were written with itoa.
         let start = out.len();
         let counts = self
             .0
@@ -721,10 +721,10 @@ impl Stats {
             out.push_str(v);
             out.push('=');
             if ok != total {
-                count(out, ok, &mut digits);
+                push_count(out, ok);
                 out.push('/');
             }
-            count(out, total, &mut digits);
+            push_count(out, total);
         }
     }
 

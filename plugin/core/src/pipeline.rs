@@ -11,10 +11,10 @@
 //! 96–99% of each second against the report's 60–84% (perf, 999 Hz), so
 //! the reading moved to the caller's: the enriching thread is now busy
 //! 86–93% and the caller's 68–88%, and two threads ran 1.54× one (median
-//! of five pairs). The events keep borrowing their line: a buffer travels with the
-//! events made of it ([`self_cell`], because a struct that owns a buffer
-//! and borrows from it cannot be written in safe Rust otherwise), and comes
-//! back empty to be filled again.
+//! of five pairs). The events keep borrowing their line: a buffer travels
+//! with the events made of it ([`self_cell`], because a struct that owns a
+//! buffer and borrows from it cannot be written in safe Rust otherwise),
+//! and comes back empty to be filled again.
 //!
 //! Not built for WebAssembly, whose hosts here (a browser, Node, Fluent Bit)
 //! give a module one thread.
@@ -31,7 +31,8 @@ const CHUNK_BYTES: usize = 64 * 1024;
 /// Buffers in circulation: one being folded and filled again, one being
 /// enriched, one waiting (filled or enriched) so that neither thread waits
 /// for the other's hand-over. Each channel has room for all of them, so no
-/// send ever blocks and the two threads cannot wait on each other.
+/// send ever blocks: a thread only ever waits to receive, and never while
+/// the other waits on it.
 const BUFFERS: usize = 3;
 
 type Events<'a> = Vec<Event<'a>>;

@@ -42,20 +42,15 @@ impl<T: Piece + ?Sized> Piece for &T {
     }
 }
 
-macro_rules! count_piece {
-    ($($t:ty),*) => {$(
-        impl Piece for $t {
-            fn size(&self) -> usize {
-                // Decimal digits of the largest value.
-                <$t>::MAX.ilog10() as usize + 1
-            }
-            fn push_to(&self, out: &mut String) {
-                out.push_str(itoa::Buffer::new().format(*self));
-            }
-        }
-    )*};
+impl Piece for u32 {
+    fn size(&self) -> usize {
+        // Decimal digits of the largest count.
+        u32::MAX.ilog10() as usize + 1
+    }
+    fn push_to(&self, out: &mut String) {
+        crate::event::push_count(out, *self);
+    }
 }
-count_piece!(u32, usize);
 
 /// A reason made of pieces, in order, in one allocation. Not `format!`:
 /// its machinery cost about 800 instructions a reason, 4% of the enriching
@@ -195,12 +190,12 @@ impl SessionFacts {
                     "message ",
                     last,
                     " abandoned during ",
-                    st.as_str(),
+                    st,
                     counts,
                     ": ",
                     end_words(*r),
                     " after ",
-                    st.as_str(),
+                    st,
                     ", not accepted"
                 )
             }
@@ -846,7 +841,6 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     // Made once: the rules, the reasons and the output all read it.
     let commands = facts.command_stats();
     let unexplained = Stats(facts.unexplained_failures_in(commands.as_ref()));
-    let ended = facts.end.as_ref().map(|(r, st)| text!(end_words(*r), " after ", st));
     let timed_out = matches!(facts.end, Some((EndReason::Timeout, _)));
     let mut confidence = if evidence == Evidence::Lines {
         Confidence::Medium
@@ -862,7 +856,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     let too_many_errors = matches!(facts.end, Some((EndReason::TooManyErrors, _)));
 
     let class = if let Some(what) = &facts.non_smtp {
-        reasons.push(text!("non-SMTP traffic: ", what.as_str()));
+        reasons.push(text!("non-SMTP traffic: ", what));
         NonSmtp
     } else if auth.any() && !auth_ok {
         auth_reasons(facts, &auth, &mut reasons);
@@ -942,7 +936,7 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         MailAccepted
     } else if facts.rejects.policy > 0 || facts.rejects.unknown_recipient > 0 {
         if let Some(r) = &facts.first_reject {
-            reasons.push(text!("rejected: ", r.as_str()));
+            reasons.push(text!("rejected: ", r));
         }
         PolicyRejected
     } else if facts.only_unknown() {
@@ -1018,10 +1012,10 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
         }
         ConnectOnly
     } else if !knows && matches!(&facts.end, Some((_, st)) if st == "EHLO" || st == "HELO") {
-        let st = facts.end.as_ref().map_or("", |e| e.1.as_str()).to_string();
+        let st = facts.end.as_ref().map_or("", |e| e.1.as_str());
         reasons.push(text!(
             "last command ",
-            st.as_str(),
+            st,
             "; no statistics or trace (Postfix < 3.0 log)"
         ));
         confidence = Confidence::Low;
@@ -1047,8 +1041,8 @@ pub fn classify(facts: &SessionFacts, window: WindowCounts, cfg: &VerdictConfig)
     if let Some(t) = facts.unaccepted_text(accepted) {
         reasons.push(t);
     }
-    if let Some(e) = ended.filter(|_| !matches!(class, Timeout | Aborted)) {
-        reasons.push(text!("session ended: ", e));
+    if let Some((r, st)) = facts.end.as_ref().filter(|_| !matches!(class, Timeout | Aborted)) {
+        reasons.push(text!("session ended: ", end_words(*r), " after ", st));
     }
     if facts.start_unseen {
         reasons.push("the session's start was not seen (no connect from): earlier lines may hold stronger evidence");

@@ -536,8 +536,8 @@ impl ReportBuilder {
     /// [`ReportBuilder::push`] for a caller done with the event (the CLI):
     /// the session's verdict is taken out of it into the report instead of
     /// being copied. The event is lent, not moved: it is over a kilobyte,
-    /// and moving each one out of the pipeline's vector and into here was
-    /// 7% of the report thread's instructions (callgrind).
+    /// and moving it in was a copy per line (23 M of the report thread's
+    /// 842 M instructions in `report_flood 100000 10000`, callgrind).
     pub fn push_taking(&mut self, ev: &mut Event<'_>) {
         let verdict = ev.probe.take();
         self.read(ev.timestamp, |tracker, done| tracker.track(ev, verdict, done));
