@@ -128,6 +128,15 @@ impl Enricher {
         run(line, &self.config, Some((&mut self.context, &mut self.records)))
     }
 
+    /// [`Enricher::enrich`] for a line already framed with this enricher's
+    /// frame options: the same Event.
+    #[cfg(not(target_family = "wasm"))]
+    pub(crate) fn enrich_framed<'a>(&mut self, line: Framed<'a>) -> Event<'a> {
+        self.lines += 1;
+        let state = Some((&mut self.context, &mut self.records));
+        run_frame(line.frame, line.invalid_utf8, &self.config, state)
+    }
+
     /// [`Enricher::enrich`] for a line the host has already checked to be
     /// UTF-8 (the Fluent Bit filter validates each record once while
     /// scanning its JSON): the same Event, without validating it again.
@@ -180,9 +189,35 @@ fn run<'a>(line: &'a [u8], config: &Config, context: State<'_>) -> Event<'a> {
 
 fn run_text<'a>(text: Cow<'a, str>, invalid_utf8: bool, config: &Config, context: State<'_>) -> Event<'a> {
     let frame = Frame::parse(text, &config.frame);
+    run_frame(frame, invalid_utf8, config, context)
+}
+
+fn run_frame<'a>(frame: Frame<'a>, invalid_utf8: bool, config: &Config, context: State<'_>) -> Event<'a> {
     match frame.view_borrowed() {
         Some(view) => process(view, invalid_utf8, config, context),
         None => process(frame.view(), invalid_utf8, config, context).into_static(),
+    }
+}
+
+/// A line decoded and split into its frame: the part of enrichment that
+/// needs neither state nor anything but the frame options, so that the
+/// [`pipeline`] can do it on the thread that reads the lines, ahead of the
+/// thread that keeps the state.
+#[cfg(not(target_family = "wasm"))]
+pub(crate) struct Framed<'a> {
+    frame: Frame<'a>,
+    invalid_utf8: bool,
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl<'a> Framed<'a> {
+    /// Decodes and frames one line, as [`Enricher::enrich`] does first.
+    pub(crate) fn new(line: &'a [u8], options: &FrameOptions) -> Self {
+        let (text, invalid_utf8) = decode(line);
+        Framed {
+            frame: Frame::parse(text, options),
+            invalid_utf8,
+        }
     }
 }
 

@@ -21,7 +21,8 @@
 
 use std::sync::mpsc::{sync_channel, SyncSender};
 
-use crate::{Enricher, Event};
+use crate::frame::FrameOptions;
+use crate::{Enricher, Event, Framed};
 
 /// Bytes of lines per buffer: large enough that handing a buffer over is
 /// rare, small enough that the events in flight (over a kilobyte each) stay
@@ -35,14 +36,19 @@ const CHUNK_BYTES: usize = 64 * 1024;
 /// the other waits on it.
 const BUFFERS: usize = 3;
 
-type Events<'a> = Vec<Event<'a>>;
+/// A buffer's lines, framed on the reading thread, and the events made of
+/// them on the enriching one.
+struct Lines<'a> {
+    framed: Vec<Framed<'a>>,
+    events: Vec<Event<'a>>,
+}
 
 self_cell::self_cell!(
-    /// A buffer of lines and the events made of them.
-    struct Enriched {
+    /// A buffer of lines and what has been made of them so far.
+    struct Buffer {
         owner: Vec<u8>,
         #[covariant]
-        dependent: Events,
+        dependent: Lines,
     }
 );
 
@@ -75,58 +81,53 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
     mut input: R,
     mut consume: impl FnMut(&mut Event<'_>),
 ) -> Result<(), R::Error> {
-    let (filled_tx, filled_rx) = sync_channel::<Spare>(BUFFERS);
-    let (full_tx, full_rx) = sync_channel::<Enriched>(BUFFERS);
+    let options = enricher.config().frame;
+    let (filled_tx, filled_rx) = sync_channel::<Buffer>(BUFFERS);
+    let (full_tx, full_rx) = sync_channel::<Buffer>(BUFFERS);
     std::thread::scope(|scope| {
         let enriching = scope.spawn(move || {
-            for (buf, events) in filled_rx {
-                let enriched = Enriched::new(buf, |lines| {
-                    // Made to borrow this buffer (the vector is covariant).
-                    let mut events: Events<'_> = events;
-                    // Line ends found by memchr: `split_inclusive` with a
-                    // byte predicate looks at every byte, and that was 8%
-                    // of this thread's instructions (callgrind).
-                    let mut start = 0;
-                    let ends = memchr::memchr_iter(b'\n', lines).map(|i| i + 1);
-                    for end in ends.chain(std::iter::once(lines.len())) {
-                        if end > start {
-                            events.push(enricher.enrich(&lines[start..end]));
-                        }
-                        start = end;
-                    }
-                    events
+            for mut buffer in filled_rx {
+                buffer.with_dependent_mut(|_, lines| {
+                    let events = lines.framed.drain(..).map(|line| enricher.enrich_framed(line));
+                    lines.events.extend(events);
                 });
-                if full_tx.send(enriched).is_err() {
+                if full_tx.send(buffer).is_err() {
                     // The caller's thread has gone (it panicked): nothing to do.
                     return;
                 }
             }
         });
-        // `None` once the input has ended or failed: the sender dropped,
-        // the enriching thread ends after the buffers it was sent.
-        let mut to_enrich = Some(filled_tx);
-        let mut result = Ok(());
+        let mut reading = Reading {
+            input: &mut input,
+            options,
+            to_enrich: Some(filled_tx),
+            result: Ok(()),
+        };
         let mut in_flight = 0;
         for _ in 0..BUFFERS {
-            let spare = (Vec::with_capacity(CHUNK_BYTES + 4096), Vec::new());
-            in_flight += fill(&mut input, spare, &mut to_enrich, &mut result);
+            let spare = (Vec::with_capacity(CHUNK_BYTES + 4096), Vec::new(), Vec::new());
+            in_flight += reading.fill(spare);
         }
         while in_flight > 0 {
-            let Ok(mut enriched) = full_rx.recv() else {
+            let Ok(mut buffer) = full_rx.recv() else {
                 break; // The enriching thread panicked: joined below.
             };
             in_flight -= 1;
-            let events = enriched.with_dependent_mut(|_, events| {
+            let (framed, events) = buffer.with_dependent_mut(|_, lines| {
                 // Each moved out once, lent, and dropped while it is still
                 // in this core's cache.
-                events.drain(..).for_each(|mut ev| consume(&mut ev));
-                emptied(std::mem::take(events))
+                lines.events.drain(..).for_each(|mut ev| consume(&mut ev));
+                (
+                    emptied(std::mem::take(&mut lines.framed)),
+                    emptied(std::mem::take(&mut lines.events)),
+                )
             });
-            let mut buf = enriched.into_owner();
+            let mut buf = buffer.into_owner();
             buf.clear();
-            in_flight += fill(&mut input, (buf, events), &mut to_enrich, &mut result);
+            in_flight += reading.fill((buf, framed, events));
         }
-        drop(to_enrich);
+        let result = reading.result;
+        drop(reading.to_enrich);
         enriching
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -134,52 +135,87 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
     })
 }
 
-/// Fills an emptied buffer with the next lines and sends it to be
-/// enriched: 1 when it went, 0 when the input had ended or failed (the
-/// error kept in `result`; nothing is read after it).
-fn fill<R: ReadLines>(
-    input: &mut R,
-    (mut buf, events): Spare,
-    to_enrich: &mut Option<SyncSender<Spare>>,
-    result: &mut Result<(), R::Error>,
-) -> usize {
-    let Some(sender) = to_enrich else {
-        return 0;
-    };
-    match input.read_lines(&mut buf, CHUNK_BYTES) {
-        Ok(true) if sender.send((buf, events)).is_ok() => 1,
-        Ok(_) => {
-            *to_enrich = None;
-            0
-        }
-        Err(e) => {
-            *result = Err(e);
-            *to_enrich = None;
-            0
+/// The caller's side of the reading: where lines come from, how to frame
+/// them, and where framed buffers go.
+struct Reading<'r, R: ReadLines> {
+    input: &'r mut R,
+    options: FrameOptions,
+    /// `None` once the input has ended or failed: the sender dropped, the
+    /// enriching thread ends after the buffers it was sent.
+    to_enrich: Option<SyncSender<Buffer>>,
+    /// The read error, if any; nothing is read after it.
+    result: Result<(), R::Error>,
+}
+
+impl<R: ReadLines> Reading<'_, R> {
+    /// Fills an emptied buffer with the next lines, frames them and sends
+    /// them to be enriched: 1 when they went, 0 when the input had ended or
+    /// failed.
+    ///
+    /// The framing is done here because it needs no state: the enriching
+    /// thread was the one that limited `explain` (busy 86–93% of each
+    /// second against 68–88% for this one), and decoding, cutting and
+    /// framing the lines were about a fifth of its instructions.
+    fn fill(&mut self, (mut buf, framed, events): Spare) -> usize {
+        let Some(sender) = &self.to_enrich else {
+            return 0;
+        };
+        match self.input.read_lines(&mut buf, CHUNK_BYTES) {
+            Ok(true) => {
+                let options = &self.options;
+                let buffer = Buffer::new(buf, |text| {
+                    // Made to borrow this buffer (the vectors are covariant).
+                    let (mut framed, events): (Vec<Framed<'_>>, Vec<Event<'_>>) = (framed, events);
+                    // Line ends found by memchr: `split_inclusive` with a
+                    // byte predicate looks at every byte, and that was 8%
+                    // of the enriching thread's instructions (callgrind).
+                    let mut start = 0;
+                    let ends = memchr::memchr_iter(b'\n', text).map(|i| i + 1);
+                    for end in ends.chain(std::iter::once(text.len())) {
+                        if end > start {
+                            framed.push(Framed::new(&text[start..end], options));
+                        }
+                        start = end;
+                    }
+                    Lines { framed, events }
+                });
+                if sender.send(buffer).is_ok() {
+                    return 1;
+                }
+                self.to_enrich = None;
+                0
+            }
+            Ok(false) => {
+                self.to_enrich = None;
+                0
+            }
+            Err(e) => {
+                self.result = Err(e);
+                self.to_enrich = None;
+                0
+            }
         }
     }
 }
 
-/// A buffer filled with lines and an event vector emptied of events, on
-/// their way to be enriched. Reusing the vector (hundreds of kilobytes of
-/// events per buffer) spares the enriching thread growing a new one for
-/// every buffer: its reallocations and their copies were about 3% of that
-/// thread's perf samples and 2.3% of `report_flood`'s instructions
-/// (callgrind).
-type Spare = (Vec<u8>, Events<'static>);
+/// A buffer and the vectors of its frames and events, emptied, on their
+/// way to be filled again. Reusing the vectors (hundreds of kilobytes of
+/// events per buffer) spares the threads growing new ones for every
+/// buffer: the event vector's reallocations and their copies were about
+/// 3% of the enriching thread's perf samples and 2.3% of `report_flood`'s
+/// instructions (callgrind).
+type Spare = (Vec<u8>, Vec<Framed<'static>>, Vec<Event<'static>>);
 
-/// The vector of a buffer's events, emptied and no longer tied to the
-/// buffer, so that the next buffer's events can fill its allocation.
-fn emptied(mut events: Events<'_>) -> Events<'static> {
-    events.clear();
+/// A vector emptied and no longer tied to the buffer it borrowed from, so
+/// that the next buffer's items can fill its allocation.
+fn emptied<T, U>(mut items: Vec<T>) -> Vec<U> {
+    items.clear();
     // An empty vector collected into a type of the same size and alignment
-    // keeps its allocation (std collects such iterators in place), which
-    // changes the lifetime without unsafe code. Were it ever not kept, the
-    // cost would only be a new allocation.
-    events
-        .into_iter()
-        .map(|_| unreachable!("the vector is empty"))
-        .collect()
+    // (the same type with another lifetime) keeps its allocation (std
+    // collects such iterators in place), which changes the lifetime without
+    // unsafe code. Were it ever not kept, the cost would only be a new
+    // allocation.
+    items.into_iter().map(|_| unreachable!("the vector is empty")).collect()
 }
 
 #[cfg(test)]
@@ -226,7 +262,11 @@ mod tests {
     }
 
     fn one_thread(text: &str) -> Vec<String> {
-        let mut enricher = Enricher::new(Config::default());
+        one_thread_with(text, Config::default())
+    }
+
+    fn one_thread_with(text: &str, config: Config) -> Vec<String> {
+        let mut enricher = Enricher::new(config);
         text.split_inclusive('\n')
             .map(|l| crate::encode::to_json_string(&enricher.enrich(l.as_bytes())))
             .collect()
@@ -246,6 +286,29 @@ mod tests {
         assert!(read.is_ok());
         assert_eq!(got.len(), 5_001);
         assert_eq!(got, one_thread(&text));
+    }
+
+    /// The lines are framed on the reading thread, away from the enricher:
+    /// with the enricher's own year and zone for stamps that lack them.
+    #[test]
+    fn lines_are_framed_with_the_enrichers_options() {
+        let config = || Config {
+            frame: FrameOptions {
+                years: crate::YearPolicy::Fixed(2031),
+                offset_minutes: 150,
+            },
+            ..Config::default()
+        };
+        let text = lines(300);
+        let mut enricher = Enricher::new(config());
+        let mut got = Vec::new();
+        let read = enrich_on_a_second_thread(&mut enricher, std::io::Cursor::new(text.as_bytes()), |ev| {
+            got.push(crate::encode::to_json_string(ev))
+        });
+        assert!(read.is_ok());
+        assert!(got[0].contains("\"2031-06-19T16:27:21+02:30\""), "{}", got[0]);
+        assert_eq!(got, one_thread_with(&text, config()));
+        assert_ne!(got, one_thread(&text));
     }
 
     #[test]
@@ -317,7 +380,7 @@ mod tests {
         let mut enricher = Enricher::new(Config::default());
         let events: Vec<Event<'_>> = text.lines().map(|l| enricher.enrich(l.as_bytes())).collect();
         let (ptr, capacity) = (events.as_ptr() as usize, events.capacity());
-        let spare = emptied(events);
+        let spare: Vec<Event<'static>> = emptied(events);
         assert!(spare.is_empty());
         assert_eq!((spare.as_ptr() as usize, spare.capacity()), (ptr, capacity));
     }

@@ -926,7 +926,8 @@ impl RankKey {
 }
 
 /// Clients from which [`client_reports`] uses two threads; below it the
-/// thread would cost more than it saves.
+/// thread would cost more than it saves. (WebAssembly builds have one thread.)
+#[cfg(not(target_family = "wasm"))]
 const CLIENTS_FOR_TWO_THREADS: usize = 10_000;
 
 /// The clients' reports, in the order given. A report of many clients is
