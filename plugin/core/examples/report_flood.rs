@@ -112,9 +112,12 @@ fn feed(sessions: u64, clients: u64, mut sink: impl FnMut(postfix_enrich_core::E
         let to = (from + CHUNK).min(sessions);
         generate(from, to, clients, &mut buf);
         let started = Instant::now();
-        for line in buf.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-            sink(enricher.enrich(line));
+        // Line ends by memchr, as the pipeline finds them.
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &buf) {
+            sink(enricher.enrich(&buf[start..end]));
             lines += 1;
+            start = end + 1;
         }
         seconds += started.elapsed().as_secs_f64();
         from = to;
