@@ -8,8 +8,9 @@
 //! share of the time is printed too.
 //!
 //! The report runs as the CLI's `explain` runs it: the lines are enriched
-//! on a second thread ([`pipeline`]) while this one folds the events and
-//! reads the next lines, and the allocator is the CLI's (jemalloc). There
+//! on a second thread ([`pipeline`]) while this one reads and frames the
+//! next lines and folds the events, and the allocator is the CLI's
+//! (jemalloc). There
 //! the lines are generated as they are read, so they count in the time (a
 //! whole input generated first would count in the peak memory instead;
 //! reading them from a file, as the CLI does, ran no faster);
@@ -65,8 +66,9 @@ fn generate(from: u64, to: u64, clients: u64, buf: &mut Vec<u8>) {
 /// Appends the lines of sessions `from..to` to `buf`.
 fn append(from: u64, to: u64, clients: u64, buf: &mut Vec<u8>) {
     // Pieces pushed one by one, not `write!`: in the two-thread run the
-    // lines are made on the enriching thread, and formatting them cost a
-    // fifth of what enriching them did.
+    // lines are made on the reading thread, which carries half the work,
+    // and formatting them with `write!` had cost a fifth of what enriching
+    // them did.
     let base: i64 = 1_795_651_200;
     let (mut num, mut pid_num) = (itoa::Buffer::new(), itoa::Buffer::new());
     let mut ip = String::with_capacity(16);

@@ -133,8 +133,7 @@ impl Enricher {
     #[cfg(not(target_family = "wasm"))]
     pub(crate) fn enrich_framed<'a>(&mut self, line: Framed<'a>) -> Event<'a> {
         self.lines += 1;
-        let state = Some((&mut self.context, &mut self.records));
-        run_frame(line.frame, line.invalid_utf8, &self.config, state)
+        run_framed(line, &self.config, Some((&mut self.context, &mut self.records)))
     }
 
     /// [`Enricher::enrich`] for a line the host has already checked to be
@@ -183,16 +182,16 @@ impl Enricher {
 type State<'s> = Option<(&'s mut Context, &'s mut Records)>;
 
 fn run<'a>(line: &'a [u8], config: &Config, context: State<'_>) -> Event<'a> {
-    let (text, invalid_utf8) = decode(line);
-    run_text(text, invalid_utf8, config, context)
+    run_framed(Framed::new(line, &config.frame), config, context)
 }
 
 fn run_text<'a>(text: Cow<'a, str>, invalid_utf8: bool, config: &Config, context: State<'_>) -> Event<'a> {
     let frame = Frame::parse(text, &config.frame);
-    run_frame(frame, invalid_utf8, config, context)
+    run_framed(Framed { frame, invalid_utf8 }, config, context)
 }
 
-fn run_frame<'a>(frame: Frame<'a>, invalid_utf8: bool, config: &Config, context: State<'_>) -> Event<'a> {
+fn run_framed<'a>(line: Framed<'a>, config: &Config, context: State<'_>) -> Event<'a> {
+    let Framed { frame, invalid_utf8 } = line;
     match frame.view_borrowed() {
         Some(view) => process(view, invalid_utf8, config, context),
         None => process(frame.view(), invalid_utf8, config, context).into_static(),
@@ -201,17 +200,15 @@ fn run_frame<'a>(frame: Frame<'a>, invalid_utf8: bool, config: &Config, context:
 
 /// A line decoded and split into its frame: the part of enrichment that
 /// needs neither state nor anything but the frame options, so that the
-/// [`pipeline`] can do it on the thread that reads the lines, ahead of the
-/// thread that keeps the state.
-#[cfg(not(target_family = "wasm"))]
+/// pipeline (`crate::pipeline`) can do it on the thread that reads the
+/// lines, ahead of the thread that keeps the state.
 pub(crate) struct Framed<'a> {
     frame: Frame<'a>,
     invalid_utf8: bool,
 }
 
-#[cfg(not(target_family = "wasm"))]
 impl<'a> Framed<'a> {
-    /// Decodes and frames one line, as [`Enricher::enrich`] does first.
+    /// Decodes and frames one line: the first step of [`Enricher::enrich`].
     pub(crate) fn new(line: &'a [u8], options: &FrameOptions) -> Self {
         let (text, invalid_utf8) = decode(line);
         Framed {
