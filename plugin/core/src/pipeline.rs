@@ -122,9 +122,16 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
             };
             in_flight -= 1;
             let (framed, events) = buffer.with_dependent_mut(|_, lines| {
-                // Each moved out once, lent, and dropped while it is still
-                // in this core's cache.
-                lines.events.drain(..).for_each(|mut ev| consume(&mut ev));
+                // Each lent where it lies and dropped right after, while it
+                // is still in this core's cache: `retain_mut` that keeps
+                // none is the one safe way to do both in one pass. Moving
+                // each event out first (`drain`) copied its 1,200 bytes,
+                // and lending them all before clearing the vector fetched
+                // them into the cache twice (callgrind, perf).
+                lines.events.retain_mut(|ev| {
+                    consume(ev);
+                    false
+                });
                 (
                     emptied(std::mem::take(&mut lines.framed)),
                     emptied(std::mem::take(&mut lines.events)),
