@@ -10,11 +10,11 @@
 //! The report runs as the CLI's `explain` runs it: the lines are enriched
 //! on a second thread ([`pipeline`]) while this one reads and frames the
 //! next lines and folds the events, and the allocator is the CLI's
-//! (jemalloc). There
-//! the lines are generated as they are read, so they count in the time (a
-//! whole input generated first would count in the peak memory instead;
-//! reading them from a file, as the CLI does, ran no faster);
-//! `--one-thread` folds them on the thread that enriches them, as before.
+//! (jemalloc). There the lines are generated as they are read, so they
+//! count in the time (a whole input generated first would count in the
+//! peak memory instead; reading them from a file, as the CLI does, ran no
+//! faster); `--one-thread` folds them on the thread that enriches them, as
+//! before.
 //!
 //! ```text
 //! cargo run --release -p postfix-enrich-core --example report_flood                  # 1,000,000 sessions, 100,000 clients
