@@ -1,7 +1,7 @@
 //! The only state: which session each smtpd process and postscreen client is
 //! in, which queue ids belong to which session, and a short per-address
 //! window of failed-AUTH and probe sessions. Every map is capped and aged by
-//! log time ([`BoundedMap`]), so memory is bounded whatever the input.
+//! log time (`BoundedMap`), so memory is bounded whatever the input.
 
 use std::collections::VecDeque;
 

@@ -4,7 +4,7 @@
 //! `postfix.message` to the Event of the last line Postfix writes for that
 //! queue id (`removed`). Nothing is buffered or delayed: every line still
 //! gives its own Event at once, and the record rides on the closing one.
-//! Open messages live in a [`BoundedMap`] (cap and TTL by log time, evictions
+//! Open messages live in a `BoundedMap` (cap and TTL by log time, evictions
 //! counted) with a per-message recipient cap, like the rest of the context.
 
 use std::borrow::Cow;
