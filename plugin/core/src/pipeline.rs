@@ -97,8 +97,10 @@ pub fn enrich_on_a_second_thread<R: ReadLines>(
         let enriching = scope.spawn(move || {
             for mut buffer in filled_rx {
                 buffer.with_dependent_mut(|_, lines| {
-                    let events = lines.framed.drain(..).map(|line| enricher.enrich_framed(line));
-                    lines.events.extend(events);
+                    lines.events.reserve(lines.framed.len());
+                    for line in lines.framed.drain(..) {
+                        enricher.enrich_framed_onto(line, &mut lines.events);
+                    }
                 });
                 if full_tx.send(buffer).is_err() {
                     // The caller's thread has gone (it panicked): nothing to do.
