@@ -86,8 +86,8 @@ fn append(from: u64, to: u64, clients: u64, buf: &mut Vec<u8>) {
             ip.push_str(dot);
         }
         // Sessions start a second apart, so a stamp is formatted once a
-        // minute and its seconds are written in: formatting each one had
-        // been a quarter of the reading thread's generating.
+        // minute and its seconds are written in: formatting every stamp
+        // had been about half of generating the lines (callgrind).
         let second = base + i as i64;
         if i == from || second % 60 == 0 {
             let t = postfix_enrich_core::Timestamp::from_unix_micros(second * 1_000_000);

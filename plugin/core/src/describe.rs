@@ -88,7 +88,7 @@ fn reject_reason(text: &str) -> &str {
 /// Written in place, not returned: an Event is over a kilobyte, and
 /// returned it was copied once here, once by each caller on the way out,
 /// and once more into the pipeline's vector (callgrind: three 1,200-byte
-/// copies per line, an eighth of the enriching thread's instructions).
+/// copies per line, 8% of the enriching thread's instructions).
 /// Field by field, because assigning a whole Event drops the default that
 /// was there, which cost as much as a copy.
 pub(crate) fn describe<'a>(view: &FrameView<'a>, parsed: Option<&Parsed<'a>>, invalid_utf8: bool, ev: &mut Event<'a>) {
