@@ -88,7 +88,7 @@ fn decode(line: &[u8]) -> (Cow<'_, str>, bool) {
         end -= 1;
     }
     let line = &line[..end];
-    // simdutf8's check, not std's: std's took about 1.3 instructions a
+    // simdutf8's check, not std's: std's took about 1.4 instructions a
     // byte, an eighth of framing a line (callgrind); the `basic` flavour
     // only says whether, and the lossy decode below finds where.
     match simdutf8::basic::from_utf8(line) {
