@@ -92,6 +92,8 @@ fn append(from: u64, to: u64, clients: u64, buf: &mut Vec<u8>) {
         if i == from || second % 60 == 0 {
             let t = postfix_enrich_core::Timestamp::from_unix_micros(second * 1_000_000);
             stamp_len = t.write_rfc3339(&mut stamp).len();
+            let around = (stamp[SECONDS - 1], stamp[SECONDS + 2]);
+            assert_eq!(around, (b':', b'.'), "the seconds are where SECONDS says");
         }
         let s = (second % 60) as u8;
         stamp[SECONDS..SECONDS + 2].copy_from_slice(&[b'0' + s / 10, b'0' + s % 10]);

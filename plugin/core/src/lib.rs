@@ -140,10 +140,10 @@ impl Enricher {
         // `resize_with`, not `push(Event::default())`: push built the
         // default aside and copied its 1,200 bytes in; this builds it in
         // place (callgrind: 40 M instructions fewer per 200,000 lines).
-        events.resize_with(events.len() + 1, Event::default);
-        if let Some(out) = events.last_mut() {
-            run_framed_into(line, &self.config, Some((&mut self.context, &mut self.records)), out);
-        }
+        let at = events.len();
+        events.resize_with(at + 1, Event::default);
+        let state = Some((&mut self.context, &mut self.records));
+        run_framed_into(line, &self.config, state, &mut events[at]);
     }
 
     /// [`Enricher::enrich`] for a line the host has already checked to be

@@ -14,8 +14,8 @@
 //! 100000 10000` when the framing moved (`ddcb118`), the enriching thread
 //! went from 1,344 M instructions against 820 M for the caller's to
 //! 1,079 M against 999 M (the README's benchmark rows carry the current
-//! counts). On this machine's two vCPUs the wall clock followed the total more than
-//! the larger half (it did not move in ten alternated pairs of
+//! counts). On this machine's two vCPUs the wall clock followed the total
+//! more than the larger half (it did not move in ten alternated pairs of
 //! `report_flood`, and `explain -q` on a file ran 1.2× faster), as if the
 //! two shared a core's resources; on two real cores the larger half is the
 //! limit.
